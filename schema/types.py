@@ -1,0 +1,121 @@
+"""GraphQL object types; each `from_*` maps a resolver result onto the public shape."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from imagehost.resolvers.context import Context
+from imagehost.resolvers.limits import ACCEPTED_TYPES, UploadLimits as LimitsRecord
+from imagehost.resolvers.validation import Rejection, RejectionCode
+from imagehost.storage import ImageRecord, Page
+
+UploadErrorCode = strawberry.enum(RejectionCode, name="UploadErrorCode")
+
+
+@strawberry.type(description="A stored image.")
+class Image:
+    id: strawberry.ID = strawberry.field(description="Opaque, URL-safe and unguessable.")
+    filename: str = strawberry.field(description="The name it was uploaded with, cleaned for display.")
+    content_type: str = strawberry.field(description="Detected from the bytes: image/jpeg, image/png, image/gif or image/webp.")
+    size: int = strawberry.field(description="Bytes stored.")
+    width: int
+    height: int
+    url: str = strawberry.field(description="Absolute, shareable URL of the image bytes.")
+    created_at: datetime
+
+    @classmethod
+    def from_record(cls, record: ImageRecord, context: Context) -> Image:
+        return cls(
+            id=strawberry.ID(record.id),
+            filename=record.filename,
+            content_type=record.content_type,
+            size=record.size,
+            width=record.width,
+            height=record.height,
+            url=context.image_url(record.key),
+            created_at=record.created_at,
+        )
+
+
+@strawberry.type(description="Why one file of an upload was refused; the other files are unaffected.")
+class UploadError:
+    code: UploadErrorCode  # type: ignore[valid-type]
+    message: str = strawberry.field(description="A sentence a person can act on.")
+    filename: str | None = strawberry.field(description="The name the file was sent with, when it had one.")
+
+    @classmethod
+    def from_rejection(cls, rejection: Rejection) -> UploadError:
+        return cls(code=rejection.code, message=rejection.message, filename=rejection.filename)
+
+
+UploadResult = Annotated[Image | UploadError, strawberry.union("UploadResult")]
+
+
+def upload_result(result: ImageRecord | Rejection, context: Context) -> Image | UploadError:
+    if isinstance(result, Rejection):
+        return UploadError.from_rejection(result)
+    return Image.from_record(result, context)
+
+
+@strawberry.type
+class ImageEdge:
+    cursor: str
+    node: Image
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class ImageConnection:
+    edges: list[ImageEdge]
+    page_info: PageInfo
+    total_count: int = strawberry.field(description="All stored images, not just this page.")
+
+    @classmethod
+    def from_page(cls, page: Page, context: Context) -> ImageConnection:
+        return cls(
+            edges=[
+                ImageEdge(cursor=cursor, node=Image.from_record(record, context))
+                for record, cursor in zip(page.records, page.cursors, strict=True)
+            ],
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+            total_count=page.total_count,
+        )
+
+
+@strawberry.type
+class DeletedImage:
+    id: strawberry.ID
+
+
+@strawberry.type
+class ImageNotFound:
+    id: strawberry.ID
+    message: str
+
+
+DeleteResult = Annotated[DeletedImage | ImageNotFound, strawberry.union("DeleteResult")]
+
+
+@strawberry.type(description="What the server accepts, so clients can refuse a file before sending it.")
+class UploadLimits:
+    max_upload_bytes: int = strawberry.field(description="Bytes per file.")
+    max_pixels: int = strawberry.field(description="Width x height per image.")
+    max_files: int = strawberry.field(description="Files per request.")
+    accepted_types: list[str] = strawberry.field(description="MIME types, judged by content.")
+
+    @classmethod
+    def from_limits(cls, limits: LimitsRecord) -> UploadLimits:
+        return cls(
+            max_upload_bytes=limits.max_upload_bytes,
+            max_pixels=limits.max_pixels,
+            max_files=limits.max_files,
+            accepted_types=list(ACCEPTED_TYPES),
+        )

@@ -1,0 +1,3 @@
+from imagehost.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The HTTP edges of the service: everything between a request and the schema."""

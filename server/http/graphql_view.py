@@ -1,0 +1,204 @@
+"""Strawberry's ASGI view, with the parts a public upload endpoint needs.
+
+Over the stock view it adds: our multipart limits and strict GraphQL-multipart-spec checks,
+whole-request refusals as GraphQL-shaped JSON, the cross-origin rule for POSTs,
+`application/graphql-response+json` when the client asks for it, GraphiQL from local files,
+and closing the uploaded temp files once the response is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from cross_web import HTTPException
+from cross_web.request import StarletteRequestAdapter
+from cross_web.request._base import FormData as AdapterFormData
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.file_uploads.utils import replace_placeholders_with_files
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema import BaseSchema
+from strawberry.types import ExecutionResult
+
+from imagehost.http.forwarded import client_address, request_origin
+from imagehost.http.multipart import parse_form
+from imagehost.http.origins import cross_origin_refusal
+from imagehost.http.refusals import RequestRefused, refusal_response
+from imagehost.resolvers.context import Context
+from imagehost.resolvers.limits import UploadLimits
+from imagehost.settings import Settings
+from imagehost.storage import ImageStore
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+FORM_SCOPE_KEY = "imagehost.form"
+GRAPHIQL_ASSETS = "/vendor/graphiql"
+
+
+class FormLimitedRequestAdapter(StarletteRequestAdapter):
+    """Parses multipart bodies with our per-file and per-request limits."""
+
+    limits: UploadLimits
+
+    async def get_form_data(self) -> AdapterFormData:
+        request: Request = self._request
+        form = await parse_form(
+            request.headers,
+            request.stream(),
+            max_file_bytes=self.limits.max_upload_bytes,
+            max_files=self.limits.max_files,
+        )
+        request.scope[FORM_SCOPE_KEY] = form
+        return AdapterFormData(files=form, form=form)
+
+
+class ImagehostGraphQL(GraphQL[Context, None]):
+    def __init__(self, schema: BaseSchema, settings: Settings, images: ImageStore) -> None:
+        super().__init__(schema, multipart_uploads_enabled=True, allow_queries_via_get=True)
+        self.settings = settings
+        self.images = images
+        self.limits = UploadLimits(settings.max_upload_bytes, settings.max_pixels, settings.max_files)
+        self.request_adapter_class = type(
+            "RequestAdapter", (FormLimitedRequestAdapter,), {"limits": self.limits}
+        )
+        self._ide_html = _local_graphiql(get_graphql_ide_html("graphiql"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            if request.method == "POST":
+                reason = cross_origin_refusal(request, self.settings.allowed_origins, self.settings.trusted_proxies)
+                if reason:
+                    raise RequestRefused(403, reason, "CROSS_ORIGIN_FORBIDDEN")
+            response = await self.run(request)
+        except RequestRefused as refusal:
+            response = refusal_response(refusal.status_code, refusal.message, refusal.code)
+        except HTTPException as error:
+            response = refusal_response(error.status_code, error.reason)
+        try:
+            await response(scope, receive, send)
+        finally:
+            form: FormData | None = scope.pop(FORM_SCOPE_KEY, None)
+            if form is not None:
+                await form.close()
+
+    async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
+        trusted = self.settings.trusted_proxies
+        return Context(
+            images=self.images,
+            limits=self.limits,
+            base_url=self.settings.public_url or request_origin(request, trusted),
+            client=client_address(request, trusted),
+        )
+
+    async def get_sub_response(self, request: Request) -> Response:  # type: ignore[override]
+        sub_response = await super().get_sub_response(request)
+        # Remember what the client accepts; create_response only sees the sub-response.
+        sub_response.media_type = _negotiate(request.headers.get("accept", ""))
+        return sub_response
+
+    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+        return HTMLResponse(self._ide_html)
+
+    async def parse_multipart(self, request: Any) -> dict[str, str]:
+        """Strict GraphQL multipart request spec: `operations` and `map` must both be there and be JSON."""
+        form_data = await request.get_form_data()
+        form: FormData = form_data.form
+        operations = _json_field(form, "operations")
+        files_map = _json_field(form, "map")
+        if not isinstance(operations, (dict, list)):
+            raise RequestRefused(400, "`operations` must be a JSON object or array", "MALFORMED_MULTIPART")
+        if not isinstance(files_map, dict) or not all(
+            isinstance(paths, list) and all(isinstance(path, str) for path in paths) for paths in files_map.values()
+        ):
+            raise RequestRefused(400, "`map` must be a JSON object of file field names to lists of paths", "MALFORMED_MULTIPART")
+        files = {key: value for key, value in form.multi_items() if isinstance(value, UploadFile)}
+        missing = [key for key in files_map if key not in files]
+        if missing:
+            raise RequestRefused(400, f"`map` names file field {missing[0]!r}, which the request does not contain", "MALFORMED_MULTIPART")
+        try:
+            return replace_placeholders_with_files(operations, files_map, files)  # type: ignore[no-any-return]
+        except (KeyError, IndexError, TypeError, ValueError) as error:
+            raise RequestRefused(400, f"`map` has a path that does not fit `operations`: {error}", "MALFORMED_MULTIPART") from None
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:  # type: ignore[override]
+        response = await super().process_result(request, result)
+        if _is_request_error(result):
+            # A request that never executed (a syntax or validation error) has no `data`.
+            response.pop("data", None)
+        return response
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        media_type = sub_response.media_type or "application/json"
+        sub_response.media_type = None
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = media_type if media_type != "application/json" else "application/json"
+        if media_type == GRAPHQL_RESPONSE_JSON and _lacks_data(response_data) and not sub_response.status_code:
+            # GraphQL over HTTP: with this media type, a request error is a 400.
+            response.status_code = 400
+        return response
+
+
+def _negotiate(accept: str) -> str:
+    """The response media type for an Accept header; graphql-response+json when preferred."""
+    best, best_q = "application/json", -1.0
+    for item in accept.split(","):
+        media, _, params = item.strip().partition(";")
+        media = media.strip().lower()
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if media in {GRAPHQL_RESPONSE_JSON, "application/json", "application/*", "*/*"} and q > best_q:
+            best, best_q = (GRAPHQL_RESPONSE_JSON if media == GRAPHQL_RESPONSE_JSON else "application/json"), q
+    return best
+
+
+def _is_request_error(result: ExecutionResult) -> bool:
+    return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors or [])
+
+
+def _lacks_data(response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> bool:
+    if isinstance(response_data, list):
+        return bool(response_data) and all("data" not in item for item in response_data)
+    return "data" not in response_data
+
+
+def _json_field(form: FormData, name: str) -> Any:
+    value = form.get(name)
+    if not isinstance(value, str):
+        raise RequestRefused(400, f"The multipart request has no `{name}` field", "MALFORMED_MULTIPART")
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        raise RequestRefused(400, f"The `{name}` field is not valid JSON", "MALFORMED_MULTIPART") from None
+
+
+def _local_graphiql(html: str) -> str:
+    """Point Strawberry's GraphiQL page at the copies under frontend/vendor/graphiql/."""
+    replacements: Mapping[str, str] = {
+        "https://unpkg.com/react@18.2.0/umd/": f"{GRAPHIQL_ASSETS}/react/",
+        "https://unpkg.com/react-dom@18.2.0/umd/": f"{GRAPHIQL_ASSETS}/react-dom/",
+        "https://unpkg.com/js-cookie@3.0.5/dist/": f"{GRAPHIQL_ASSETS}/js-cookie/",
+        "https://unpkg.com/graphiql@3.8.3/": f"{GRAPHIQL_ASSETS}/graphiql/",
+        "https://unpkg.com/@graphiql/plugin-explorer@1.0.2/dist/": f"{GRAPHIQL_ASSETS}/plugin-explorer/",
+    }
+    for remote, local in replacements.items():
+        html = html.replace(remote, local)
+    if "https://unpkg.com" in html:
+        raise RuntimeError("Strawberry's GraphiQL page names an asset we have no local copy of")
+    return html

@@ -1,0 +1,126 @@
+"""Every setting in one place: read from the environment, then `.env`, then the default."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from starlette.config import Config
+
+T = TypeVar("T")
+
+DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 50_000_000
+DEFAULT_MAX_FILES = 20
+DEFAULT_WORKERS = 4
+DEFAULT_TRUSTED_PROXIES = ("127.0.0.1", "::1")
+PER_FILE_BODY_MARGIN = 64 * 1024
+BODY_MARGIN = 1024 * 1024
+
+
+class SettingsError(Exception):
+    """A setting with a value that cannot work; str() is one line naming the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    images_dir: Path
+    """IMAGEHOST_IMAGES_DIR: where image bytes (and the embedded catalog) live."""
+    log_dir: Path
+    """IMAGEHOST_LOG_DIR: where app.log (and Nginx's nginx/ logs) are written."""
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    """IMAGEHOST_MAX_UPLOAD_BYTES: bytes per file."""
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    """IMAGEHOST_MAX_PIXELS: width x height per image (decompression-bomb guard)."""
+    max_files: int = DEFAULT_MAX_FILES
+    """IMAGEHOST_MAX_FILES: files per request."""
+    public_url: str | None = None
+    """IMAGEHOST_PUBLIC_URL: base of image URLs; unset means 'as the request came in'."""
+    workers: int = DEFAULT_WORKERS
+    """IMAGEHOST_WORKERS: uvicorn worker processes behind Nginx."""
+    allowed_origins: tuple[str, ...] = ()
+    """IMAGEHOST_ALLOWED_ORIGINS: other origins (comma-separated) whose pages may upload and delete."""
+    trusted_proxies: tuple[str, ...] = DEFAULT_TRUSTED_PROXIES
+    """IMAGEHOST_TRUSTED_PROXIES: client addresses whose X-Forwarded-* headers are believed."""
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The request body cap: every allowed file at its limit, plus room for the form around them."""
+        return self.max_files * (self.max_upload_bytes + PER_FILE_BODY_MARGIN) + BODY_MARGIN
+
+    @property
+    def catalog_dir(self) -> Path:
+        return self.images_dir / ".imagehost"
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path = ".env") -> Settings:
+    """Read and check every setting; raise SettingsError naming the first bad one."""
+    config = Config(env_file if Path(env_file).is_file() else None, environ=environ if environ is not None else os.environ)
+
+    def read(name: str, parse: Callable[[str], T], default: T) -> T:
+        raw = config(name, default=None)
+        if raw is None or raw == "":
+            return default
+        try:
+            return parse(raw)
+        except ValueError as error:
+            raise SettingsError(f"{name}={raw!r}: {error}") from None
+
+    return Settings(
+        images_dir=read("IMAGEHOST_IMAGES_DIR", _directory, Path("images").absolute()),
+        log_dir=read("IMAGEHOST_LOG_DIR", _directory, Path("logs").absolute()),
+        max_upload_bytes=read("IMAGEHOST_MAX_UPLOAD_BYTES", _positive_int, DEFAULT_MAX_UPLOAD_BYTES),
+        max_pixels=read("IMAGEHOST_MAX_PIXELS", _positive_int, DEFAULT_MAX_PIXELS),
+        max_files=read("IMAGEHOST_MAX_FILES", _positive_int, DEFAULT_MAX_FILES),
+        public_url=read("IMAGEHOST_PUBLIC_URL", _base_url, None),
+        workers=read("IMAGEHOST_WORKERS", _positive_int, DEFAULT_WORKERS),
+        allowed_origins=read("IMAGEHOST_ALLOWED_ORIGINS", _origins, ()),
+        trusted_proxies=read("IMAGEHOST_TRUSTED_PROXIES", _words, DEFAULT_TRUSTED_PROXIES),
+    )
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw.strip().replace("_", ""))
+    except ValueError:
+        raise ValueError("must be a whole number") from None
+    if value < 1:
+        raise ValueError("must be 1 or more")
+    return value
+
+
+def _directory(raw: str) -> Path:
+    path = Path(raw).expanduser().absolute()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"cannot create the directory ({error.strerror})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError("the directory is not writable")
+    return path
+
+
+def _base_url(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError("must be an absolute http(s) URL such as https://img.example.org")
+    if parts.query or parts.fragment:
+        raise ValueError("must not have a query or fragment")
+    return raw.strip().rstrip("/")
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = _words(raw)
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
+            raise ValueError(f"{origin!r} is not an origin such as https://app.example.org")
+    return tuple(origin.rstrip("/") for origin in origins)
+
+
+def _words(raw: str) -> tuple[str, ...]:
+    return tuple(word for word in raw.replace(",", " ").split() if word)
