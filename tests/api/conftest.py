@@ -1,0 +1,84 @@
+"""The real ASGI app, in process, driven through Starlette's TestClient (httpx)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from imagehost.app import create_app
+from imagehost.settings import Settings
+
+UPLOAD_ONE = """
+mutation($file: Upload!) {
+  uploadImage(file: $file) {
+    __typename
+    ... on Image { id filename contentType size width height url createdAt }
+    ... on UploadError { code message rejected: filename }
+  }
+}"""
+
+UPLOAD_MANY = """
+mutation($files: [Upload!]!) {
+  uploadImages(files: $files) {
+    __typename
+    ... on Image { id filename contentType size url }
+    ... on UploadError { code message rejected: filename }
+  }
+}"""
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(images_dir=tmp_path / "images", log_dir=tmp_path / "logs", max_upload_bytes=512 * 1024, max_files=4)
+
+
+@pytest.fixture
+def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
+    clients: list[TestClient] = []
+
+    def make(**changes: Any) -> TestClient:
+        client = TestClient(create_app(replace(settings, **changes)), base_url="http://img.test")
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()
+
+
+def gql(client: TestClient, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+    response = client.post("/graphql", json={"query": query, "variables": variables or {}}, **kwargs)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def upload(client: TestClient, files: list[tuple[str, bytes]], **kwargs: Any) -> Any:
+    """A GraphQL multipart request (operations, map, files) for one or several files."""
+    if len(files) == 1:
+        operations = {"query": UPLOAD_ONE, "variables": {"file": None}}
+        mapping = {"0": ["variables.file"]}
+    else:
+        operations = {"query": UPLOAD_MANY, "variables": {"files": [None] * len(files)}}
+        mapping = {str(n): [f"variables.files.{n}"] for n in range(len(files))}
+    response = client.post(
+        "/graphql",
+        data={"operations": json.dumps(operations), "map": json.dumps(mapping)},
+        files=[(str(n), (name, data, "application/octet-stream")) for n, (name, data) in enumerate(files)],
+        **kwargs,
+    )
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    return data["uploadImage"] if len(files) == 1 else data["uploadImages"]

@@ -1,0 +1,206 @@
+"""The storage contract: atomic writes, paging, deletes, health."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from imagehost.storage import CatalogError, ImageStore, InvalidCursor, NewImage, StorageError
+from imagehost.storage.file_blobs import FileBlobStore
+from tests.imagedata import drawn_png
+
+
+def new_image(name: str = "a.png", data: bytes | None = None) -> tuple[NewImage, bytes]:
+    data = data if data is not None else drawn_png()
+    return NewImage(filename=name, content_type="image/png", size=len(data), width=8, height=6), data
+
+
+def add(store: ImageStore, name: str = "a.png") -> str:
+    image, data = new_image(name)
+    return store.add_sync(image, io.BytesIO(data)).id
+
+
+def stored_files(store: ImageStore) -> set[str]:
+    return set(store.blobs.keys())
+
+
+def test_add_stores_bytes_and_record_together(image_store: ImageStore) -> None:
+    image, data = new_image("cat.png")
+    record = image_store.add_sync(image, io.BytesIO(data))
+    assert image_store.catalog.get(record.id) == record
+    assert stored_files(image_store) == {record.key}
+    path = image_store.blobs.local_path(record.key)
+    assert path is not None and path.read_bytes() == data
+    assert len(record.id) == 22 and record.key == f"{record.id}.png"
+    assert record.created_at.utcoffset() is not None
+
+
+def test_ids_are_unique_and_url_safe(image_store: ImageStore) -> None:
+    ids = {add(image_store) for _ in range(50)}
+    assert len(ids) == 50
+    assert all(set(image_id) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") for image_id in ids)
+
+
+def test_failure_between_bytes_and_record_leaves_nothing(image_store: ImageStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    keep = add(image_store, "kept.png")
+
+    def failing_add(record: object) -> None:
+        raise CatalogError("disk full (injected)")
+
+    monkeypatch.setattr(image_store.catalog, "add", failing_add)
+    image, data = new_image("lost.png")
+    with pytest.raises(CatalogError):
+        image_store.add_sync(image, io.BytesIO(data))
+    monkeypatch.undo()
+
+    assert image_store.catalog.count() == 1
+    assert [key.split(".")[0] for key in stored_files(image_store)] == [keep]
+    assert not any(image_store.blobs.work_dir.iterdir())  # type: ignore[attr-defined]
+
+
+def test_failure_while_writing_bytes_leaves_no_partial_file(image_store: ImageStore) -> None:
+    class BrokenStream(io.RawIOBase):
+        def __init__(self) -> None:
+            self.sent = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+            if self.sent > 3 * 1024 * 1024:
+                raise OSError(5, "connection lost (injected)")
+            buffer[: len(buffer)] = b"x" * len(buffer)
+            self.sent += len(buffer)
+            return len(buffer)
+
+    image, _ = new_image()
+    with pytest.raises((StorageError, OSError)):
+        image_store.add_sync(image, io.BufferedReader(BrokenStream()))
+    assert stored_files(image_store) == set()
+    assert image_store.catalog.count() == 0
+    assert not any(image_store.blobs.work_dir.iterdir())  # type: ignore[attr-defined]
+
+
+def test_files_are_readable_by_other_users(image_store: ImageStore) -> None:
+    record_id = add(image_store)
+    path = image_store.blobs.local_path(f"{record_id}.png")
+    assert path is not None and os.stat(path).st_mode & 0o777 == 0o644
+
+
+def test_blob_store_never_overwrites(tmp_path: Path) -> None:
+    blobs = FileBlobStore(tmp_path, tmp_path / "tmp")
+    key = "A" * 22 + ".png"
+    blobs.put(key, io.BytesIO(b"first"))
+    with pytest.raises(StorageError):
+        blobs.put(key, io.BytesIO(b"second"))
+    assert (tmp_path / key).read_bytes() == b"first"
+
+
+@pytest.mark.parametrize("key", ["../escape.png", "a.png", "A" * 22 + ".exe", ".imagehost/catalog.sqlite3"])
+def test_blob_store_refuses_keys_it_did_not_make(tmp_path: Path, key: str) -> None:
+    blobs = FileBlobStore(tmp_path / "images", tmp_path / "images" / "tmp")
+    with pytest.raises(StorageError):
+        blobs.put(key, io.BytesIO(b"x"))
+    assert not (tmp_path / "escape.png").exists()
+
+
+def test_pages_newest_first_and_stable_under_inserts_and_deletes(image_store: ImageStore) -> None:
+    ids = [add(image_store, f"{n}.png") for n in range(7)]  # ids[6] is the newest
+    first = image_store.catalog.page(3, None)
+    assert [r.id for r in first.records] == ids[6:3:-1]
+    assert first.has_next_page and first.total_count == 7
+
+    # Inserts after the cursor was handed out, and a delete of a later item, move nothing.
+    add(image_store, "newer.png")
+    image_store.delete_sync(ids[1])
+    second = image_store.catalog.page(3, first.end_cursor)
+    assert [r.id for r in second.records] == [ids[3], ids[2], ids[0]]
+    assert not second.has_next_page
+    assert second.total_count == 7
+
+
+def test_cursor_of_a_deleted_item_still_works(image_store: ImageStore) -> None:
+    ids = [add(image_store) for _ in range(4)]
+    page = image_store.catalog.page(2, None)
+    image_store.delete_sync(page.records[-1].id)
+    rest = image_store.catalog.page(2, page.end_cursor)
+    assert [r.id for r in rest.records] == [ids[1], ids[0]]
+
+
+def test_last_page_exactly_full_has_no_next(image_store: ImageStore) -> None:
+    for _ in range(4):
+        add(image_store)
+    page = image_store.catalog.page(4, None)
+    assert len(page.records) == 4 and not page.has_next_page
+    assert image_store.catalog.page(4, page.end_cursor).records == []
+
+
+def test_empty_catalog(image_store: ImageStore) -> None:
+    page = image_store.catalog.page(10, None)
+    assert (page.records, page.has_next_page, page.end_cursor, page.total_count) == ([], False, None, 0)
+
+
+@pytest.mark.parametrize("cursor", ["", "nonsense", "c2VxOi0x", "c2VxOmFiYw", "!!!"])
+def test_foreign_cursors_are_refused(image_store: ImageStore, cursor: str) -> None:
+    with pytest.raises(InvalidCursor):
+        image_store.catalog.page(5, cursor)
+
+
+def test_delete_removes_bytes_and_record(image_store: ImageStore) -> None:
+    record_id = add(image_store)
+    removed = image_store.delete_sync(record_id)
+    assert removed is not None and removed.id == record_id
+    assert image_store.catalog.get(record_id) is None
+    assert stored_files(image_store) == set()
+    assert image_store.delete_sync(record_id) is None
+
+
+def test_count_follows_adds_and_deletes(image_store: ImageStore) -> None:
+    ids = [add(image_store) for _ in range(5)]
+    image_store.delete_sync(ids[0])
+    assert image_store.catalog.count() == 4 == len(image_store.catalog.ids())
+
+
+def test_parallel_adds_and_deletes_stay_consistent(image_store: ImageStore) -> None:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(lambda n: add(image_store, f"{n}.png"), range(40)))
+        list(pool.map(image_store.delete_sync, ids[:15]))
+    assert image_store.catalog.ids() == set(ids[15:])
+    assert {key.split(".")[0] for key in stored_files(image_store)} == set(ids[15:])
+    assert image_store.catalog.count() == 25
+
+
+def test_sweep_removes_crash_leftovers_only_when_old(image_store: ImageStore) -> None:
+    kept = add(image_store)
+    root: Path = image_store.blobs.root  # type: ignore[attr-defined]
+    orphan = root / ("B" * 22 + ".png")
+    orphan.write_bytes(drawn_png())
+    partial = image_store.blobs.work_dir / "upload-x.part"  # type: ignore[attr-defined]
+    partial.write_bytes(b"half")
+
+    assert image_store.sweep(grace_seconds=3600) == 0  # too young: may be an upload in flight
+    old = time.time() - 7200
+    for path in (orphan, partial):
+        os.utime(path, (old, old))
+    assert image_store.sweep(grace_seconds=3600) == 2
+    assert not orphan.exists() and not partial.exists()
+    assert stored_files(image_store) == {f"{kept}.png"}
+
+
+def test_check_passes_on_a_working_store_and_fails_when_it_cannot_write(image_store: ImageStore) -> None:
+    image_store.check_sync()
+    work_dir: Path = image_store.blobs.work_dir  # type: ignore[attr-defined]
+    # A file where the work folder should be: no write can succeed, even as root.
+    work_dir.rmdir()
+    work_dir.write_bytes(b"")
+    try:
+        with pytest.raises(StorageError):
+            image_store.check_sync()
+    finally:
+        work_dir.unlink()
+        work_dir.mkdir()
