@@ -6,6 +6,7 @@ import logging
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -32,4 +33,6 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(batching_config={"max_operations": MAX_BATCH_OPERATIONS}),
+        # Clients send the same few documents over and over: parse and validate each once.
+        extensions=[ParserCache(maxsize=256), ValidationCache(maxsize=256)],
     )
