@@ -10,7 +10,7 @@ from anyio import to_thread
 
 from imagehost.resolvers.context import Context
 from imagehost.resolvers.filenames import clean_filename
-from imagehost.resolvers.validation import ImageFacts, Rejection, RejectionCode, inspect_image
+from imagehost.resolvers.validation import Rejection, RejectionCode, inspect_image
 from imagehost.storage import EXTENSIONS, ImageRecord, NewImage
 
 logger = logging.getLogger("imagehost.uploads")
@@ -56,15 +56,15 @@ async def _store(context: Context, upload: UploadedFile | str) -> ImageRecord | 
             "the upload arrived as a text field, not a file: send it as a file part with a filename",
             None,
         )
-    shown_name = upload.filename or "the file"
     size = upload.size if upload.size is not None else _measure(upload.file)
-    facts = await to_thread.run_sync(inspect_image, upload.file, size, shown_name, context.limits)
+    # Validation and storing are blocking file work: one trip to a worker thread for both.
+    return await to_thread.run_sync(_validate_and_store, context, upload, size)
+
+
+def _validate_and_store(context: Context, upload: UploadedFile, size: int) -> ImageRecord | Rejection:
+    facts = inspect_image(upload.file, size, upload.filename or "the file", context.limits)
     if isinstance(facts, Rejection):
         return Rejection(facts.code, facts.message, upload.filename)
-    return await _save(context, upload, facts, size)
-
-
-async def _save(context: Context, upload: UploadedFile, facts: ImageFacts, size: int) -> ImageRecord:
     new_image = NewImage(
         filename=clean_filename(upload.filename, EXTENSIONS[facts.content_type]),
         content_type=facts.content_type,
@@ -74,7 +74,7 @@ async def _save(context: Context, upload: UploadedFile, facts: ImageFacts, size:
     )
     # The same file may be mapped into two variables; always copy from its start.
     upload.file.seek(0)
-    return await context.images.add(new_image, upload.file)
+    return context.images.add_sync(new_image, upload.file)
 
 
 def _measure(file: BinaryIO) -> int:

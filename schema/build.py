@@ -33,6 +33,7 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(batching_config={"max_operations": MAX_BATCH_OPERATIONS}),
-        # Clients send the same few documents over and over: parse and validate each once.
-        extensions=[ParserCache(maxsize=256), ValidationCache(maxsize=256)],
+        # Clients send the same few documents over and over: parse and validate each once
+        # (the caches live at module level; the factories only make the per-request hooks).
+        extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
     )
