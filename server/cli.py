@@ -17,6 +17,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     stack = commands.add_parser("stack", help="run Nginx in front of several worker processes")
+    stack.add_argument("--host", default="127.0.0.1", help="address Nginx listens on (default 127.0.0.1)")
     stack.add_argument("--port", type=int, default=8080, help="port Nginx listens on (default 8080)")
     stack.add_argument("--workers", type=int, default=None, help="worker processes (default IMAGEHOST_WORKERS)")
     args = parser.parse_args(argv)
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers is not None and args.workers < 1:
         print("imagehost: --workers must be 1 or more", file=sys.stderr)
         return 2
-    return run_stack(settings, port=args.port, workers=args.workers or settings.workers)
+    return run_stack(settings, port=args.port, workers=args.workers or settings.workers, host=args.host)
 
 
 def _serve(settings: Settings, host: str, port: int) -> int:

@@ -33,7 +33,10 @@ def logging_config(log_dir: Path, level: str = "INFO") -> dict[str, Any]:
         "loggers": {
             "imagehost": {"handlers": ["app_file", "console"], "level": level, "propagate": False},
             "strawberry": {"handlers": ["app_file", "console"], "level": "WARNING", "propagate": False},
-            "uvicorn.error": {"handlers": ["app_file"], "level": "INFO", "propagate": True},
+            # uvicorn's own set-up (when run as `uvicorn --factory`) gave these console handlers;
+            # here they are replaced, so a worker's start-up chatter goes to app.log only.
+            "uvicorn": {"handlers": ["app_file"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"handlers": [], "level": "INFO", "propagate": True},
         },
     }
 

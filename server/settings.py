@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -17,7 +18,7 @@ DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 50_000_000
 DEFAULT_MAX_FILES = 20
 DEFAULT_WORKERS = 4
-DEFAULT_TRUSTED_PROXIES = ("127.0.0.1", "::1")
+DEFAULT_TRUSTED_PROXIES = (ip_network("127.0.0.1/32"), ip_network("::1/128"))
 PER_FILE_BODY_MARGIN = 64 * 1024
 BODY_MARGIN = 1024 * 1024
 
@@ -44,8 +45,8 @@ class Settings:
     """IMAGEHOST_WORKERS: uvicorn worker processes behind Nginx."""
     allowed_origins: tuple[str, ...] = ()
     """IMAGEHOST_ALLOWED_ORIGINS: other origins (comma-separated) whose pages may upload and delete."""
-    trusted_proxies: tuple[str, ...] = DEFAULT_TRUSTED_PROXIES
-    """IMAGEHOST_TRUSTED_PROXIES: client addresses whose X-Forwarded-* headers are believed."""
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = DEFAULT_TRUSTED_PROXIES
+    """IMAGEHOST_TRUSTED_PROXIES: addresses or networks (CIDR) whose X-Forwarded-* headers are believed."""
 
     @property
     def max_body_bytes(self) -> int:
@@ -79,7 +80,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         public_url=read("IMAGEHOST_PUBLIC_URL", _base_url, None),
         workers=read("IMAGEHOST_WORKERS", _positive_int, DEFAULT_WORKERS),
         allowed_origins=read("IMAGEHOST_ALLOWED_ORIGINS", _origins, ()),
-        trusted_proxies=read("IMAGEHOST_TRUSTED_PROXIES", _words, DEFAULT_TRUSTED_PROXIES),
+        trusted_proxies=read("IMAGEHOST_TRUSTED_PROXIES", _networks, DEFAULT_TRUSTED_PROXIES),
     )
 
 
@@ -120,6 +121,16 @@ def _origins(raw: str) -> tuple[str, ...]:
         if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
             raise ValueError(f"{origin!r} is not an origin such as https://app.example.org")
     return tuple(origin.rstrip("/") for origin in origins)
+
+
+def _networks(raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    networks = []
+    for word in _words(raw):
+        try:
+            networks.append(ip_network(word, strict=False))
+        except ValueError:
+            raise ValueError(f"{word!r} is not an IP address or network such as 10.0.0.0/8") from None
+    return tuple(networks)
 
 
 def _words(raw: str) -> tuple[str, ...]:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from imagehost.http.forwarded import client_address
+from imagehost.http.forwarded import Networks, client_address
 
 logger = logging.getLogger("imagehost.access")
 
 
 class AccessLog:
-    def __init__(self, app: ASGIApp, trusted_proxies: Collection[str]) -> None:
+    def __init__(self, app: ASGIApp, trusted_proxies: Networks) -> None:
         self.app = app
         self.trusted_proxies = trusted_proxies
 

@@ -8,15 +8,24 @@ proxy-header handling off and the peer address stays the peer's.
 from __future__ import annotations
 
 from collections.abc import Collection
+from ipaddress import IPv4Network, IPv6Network, ip_address
 
 from starlette.requests import Request
 
-
-def _from_trusted_proxy(request: Request, trusted_proxies: Collection[str]) -> bool:
-    return request.client is not None and request.client.host in trusted_proxies
+Networks = Collection[IPv4Network | IPv6Network]
 
 
-def request_origin(request: Request, trusted_proxies: Collection[str]) -> str:
+def _from_trusted_proxy(request: Request, trusted_proxies: Networks) -> bool:
+    if request.client is None:
+        return False
+    try:
+        peer = ip_address(request.client.host)
+    except ValueError:  # not an IP address (a Unix socket, a test client)
+        return False
+    return any(peer in network for network in trusted_proxies)
+
+
+def request_origin(request: Request, trusted_proxies: Networks) -> str:
     """`scheme://host[:port]` of the request as the client sent it."""
     headers = request.headers
     scheme = request.url.scheme
@@ -29,7 +38,7 @@ def request_origin(request: Request, trusted_proxies: Collection[str]) -> str:
     return f"{scheme}://{host}"
 
 
-def client_address(request: Request, trusted_proxies: Collection[str]) -> str:
+def client_address(request: Request, trusted_proxies: Networks) -> str:
     peer = request.client.host if request.client else "-"
     if _from_trusted_proxy(request, trusted_proxies):
         # Nginx appends the address it saw; anything left of it came from the client.

@@ -21,10 +21,11 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.file_uploads.utils import replace_placeholders_with_files
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema import BaseSchema
-from strawberry.types import ExecutionResult
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
 from imagehost.http.forwarded import client_address, request_origin
 from imagehost.http.multipart import parse_form
@@ -90,6 +91,49 @@ class ImagehostGraphQL(GraphQL[Context, None]):
             if form is not None:
                 await form.close()
 
+    async def execute_operation(  # type: ignore[override]
+        self,
+        request: Request,
+        request_adapter: Any,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        """Run a batch one operation after another, in the order given.
+
+        Strawberry runs a batch concurrently; but the multipart spec lets one file be mapped into
+        several operations, and concurrent readers of one file would move each other's position.
+        In order, each operation sees the whole file, and a batch of mutations applies in order.
+        """
+        if not isinstance(request_data, list):
+            return await super().execute_operation(
+                request, request_adapter, request_data, context, root_value, sub_response
+            )
+        return [
+            await self.execute_single(request, request_adapter, sub_response, context, root_value, data)
+            for data in request_data
+        ]
+
+    async def execute_single(  # type: ignore[override]
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as error:
+            # GraphQL over HTTP: a mutation sent with GET is 405 Method Not Allowed (Strawberry says 400).
+            if request_adapter.method == "GET" and isinstance(error.__cause__, InvalidOperationTypeError):
+                raise RequestRefused(405, "Mutations must be sent with POST, not GET", "METHOD_NOT_ALLOWED") from error
+            raise
+
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         trusted = self.settings.trusted_proxies
         return Context(
@@ -121,9 +165,11 @@ class ImagehostGraphQL(GraphQL[Context, None]):
         ):
             raise RequestRefused(400, "`map` must be a JSON object of file field names to lists of paths", "MALFORMED_MULTIPART")
         files = {key: value for key, value in form.multi_items() if isinstance(value, UploadFile)}
-        missing = [key for key in files_map if key not in files]
-        if missing:
-            raise RequestRefused(400, f"`map` names file field {missing[0]!r}, which the request does not contain", "MALFORMED_MULTIPART")
+        for key in files_map:
+            if key in files:
+                continue
+            problem = "is not a file part (it has no filename=)" if key in form else "is not in the request"
+            raise RequestRefused(400, f"`map` names the field {key!r}, which {problem}", "MALFORMED_MULTIPART")
         try:
             return replace_placeholders_with_files(operations, files_map, files)  # type: ignore[no-any-return]
         except (KeyError, IndexError, TypeError, ValueError) as error:

@@ -11,10 +11,10 @@ from collections.abc import Collection
 
 from starlette.requests import Request
 
-from imagehost.http.forwarded import request_origin
+from imagehost.http.forwarded import Networks, request_origin
 
 
-def cross_origin_refusal(request: Request, allowed_origins: Collection[str], trusted_proxies: Collection[str]) -> str | None:
+def cross_origin_refusal(request: Request, allowed_origins: Collection[str], trusted_proxies: Networks) -> str | None:
     """Why this request must be refused, or None when it may go on."""
     origin = request.headers.get("origin")
     fetch_site = request.headers.get("sec-fetch-site")

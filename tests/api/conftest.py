@@ -42,8 +42,9 @@ def settings(tmp_path: Path) -> Settings:
 def make_client(settings: Settings) -> Iterator[Callable[..., TestClient]]:
     clients: list[TestClient] = []
 
-    def make(**changes: Any) -> TestClient:
-        client = TestClient(create_app(replace(settings, **changes)), base_url="http://img.test")
+    def make(peer: str = "192.0.2.10", **changes: Any) -> TestClient:
+        app = create_app(replace(settings, **changes))
+        client = TestClient(app, base_url="http://img.test", client=(peer, 50000))
         client.__enter__()
         clients.append(client)
         return client

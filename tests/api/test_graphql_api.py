@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from ipaddress import ip_network
 from graphql import build_schema as parse_sdl
 from graphql import find_breaking_changes
 from starlette.testclient import TestClient
@@ -165,7 +166,7 @@ def test_urls_follow_forwarded_headers_only_from_trusted_proxies(make_client: Ca
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "photos.example.net"}
     untrusted = make_client()
     assert upload(untrusted, [("a.png", drawn_png())], headers=forwarded)["url"].startswith("http://img.test/")
-    trusted = make_client(trusted_proxies=("testclient",))
+    trusted = make_client(peer="10.1.2.3", trusted_proxies=(ip_network("10.0.0.0/8"),))
     assert upload(trusted, [("a.png", drawn_png())], headers=forwarded)["url"].startswith("https://photos.example.net/images/")
 
 

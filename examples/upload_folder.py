@@ -1,0 +1,94 @@
+"""Upload every image in a folder to Imagehost and print where each one went.
+
+    python examples/upload_folder.py FOLDER [--url http://127.0.0.1:8000/graphql]
+
+Needs gql with the requests transport: pip install "gql[requests]".
+Prints one line per file, tab-separated: the file name, then its URL, or the error code and
+message. Exits 0 when every file was stored, 1 when some were refused, 2 when the server could
+not be used at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from gql import Client, FileVar, GraphQLRequest, gql
+from gql.transport.exceptions import TransportError
+from gql.transport.requests import RequestsHTTPTransport
+from requests import RequestException
+
+# The server judges files by their bytes; the extension only decides what we offer it.
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp"}
+
+UPLOAD_LIMITS = gql("query { uploadLimits { maxFiles } }")
+UPLOAD_IMAGES = gql(
+    """
+    mutation Upload($files: [Upload!]!) {
+      uploadImages(files: $files) {
+        __typename
+        ... on Image { url }
+        ... on UploadError { code message }
+      }
+    }
+    """
+)
+
+
+def image_files(folder: Path) -> list[Path]:
+    return sorted(
+        path
+        for path in folder.iterdir()
+        if path.is_file()
+        and not path.name.startswith(".")
+        and path.suffix.lower() in IMAGE_SUFFIXES
+    )
+
+
+def batches(paths: list[Path], size: int) -> Iterator[list[Path]]:
+    for start in range(0, len(paths), size):
+        yield paths[start : start + size]
+
+
+def upload_folder(folder: Path, url: str) -> int:
+    paths = image_files(folder)
+    if not paths:
+        print(f"no image files (.jpg .jpeg .png .gif .webp) in {folder}", file=sys.stderr)
+        return 0
+    refused = 0
+    with Client(transport=RequestsHTTPTransport(url=url, timeout=120)) as session:
+        max_files = session.execute(UPLOAD_LIMITS)["uploadLimits"]["maxFiles"]
+        for batch in batches(paths, max_files):
+            request = GraphQLRequest(
+                UPLOAD_IMAGES, variable_values={"files": [FileVar(str(path)) for path in batch]}
+            )
+            results = session.execute(request, upload_files=True)["uploadImages"]
+            for path, result in zip(batch, results, strict=True):
+                if result["__typename"] == "Image":
+                    print(f"{path.name}\t{result['url']}", flush=True)
+                else:
+                    refused += 1
+                    print(f"{path.name}\t{result['code']}: {result['message']}", flush=True)
+    return 1 if refused else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Upload every image in a folder to Imagehost.")
+    parser.add_argument("folder", type=Path, help="the folder whose images to upload")
+    parser.add_argument(
+        "--url", default="http://127.0.0.1:8000/graphql", help="the GraphQL endpoint"
+    )
+    args = parser.parse_args(argv)
+    if not args.folder.is_dir():
+        parser.error(f"{args.folder} is not a folder")
+    try:
+        return upload_folder(args.folder, args.url)
+    except (TransportError, RequestException) as error:
+        print(f"upload failed: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
