@@ -6,12 +6,15 @@ Nothing here decodes pixel data, so a decompression bomb costs a header read, no
 from __future__ import annotations
 
 import enum
+import logging
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
 from imagehost.resolvers.limits import UploadLimits, human_size
+
+logger = logging.getLogger("imagehost.uploads")
 
 ACCEPTED_NAMES = "JPEG, PNG, GIF or WebP"
 
@@ -87,10 +90,10 @@ def inspect_image(source: BinaryIO, size: int, name: str, limits: UploadLimits) 
             f"{name} has more than {limits.max_pixels:,} pixels: send a smaller image",
         )
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError) as error:
-        detail = str(error) or type(error).__name__
+        logger.info("%s: %s header unreadable: %s", name, kind, error)
         return refuse(
             RejectionCode.INVALID_IMAGE,
-            f"{name} looks like {kind} but cannot be read as one ({detail}): it may be damaged or cut short",
+            f"{name} looks like {kind} but cannot be read as one: it may be damaged or cut short",
         )
     return ImageFacts(content_type, width, height)
 

@@ -1,0 +1,246 @@
+// The page's state and the actions that change it. Views listen for its events:
+//   "limits"        the upload limits arrived (or failed to)
+//   "upload"        one upload row changed (detail: the upload)
+//   "uploads-reset" the upload list was cleared
+//   "images"        the image list changed
+//   "connection"    the server became unreachable or reachable again (detail: {message})
+
+import * as api from "./api.js";
+import { checkFile } from "./file-check.js";
+
+const PARALLEL_UPLOADS = 3;
+export const DEFAULT_PAGE_SIZE = 50;
+
+let nextUploadId = 1;
+
+export class Store extends EventTarget {
+  constructor({ pageSize = DEFAULT_PAGE_SIZE } = {}) {
+    super();
+    this.limits = null;
+    this.limitsReady = null;
+    /** @type {Array<object>} newest first */
+    this.uploads = [];
+    this.pageSize = pageSize;
+    this.images = {
+      nodes: [],
+      totalCount: null,
+      endCursor: null,
+      hasNextPage: false,
+      status: "idle", // idle | loading | loaded | error
+      error: "",
+      loadingMore: false,
+    };
+    this.connectionProblem = "";
+    this.active = 0;
+    this.waiting = [];
+  }
+
+  emit(type, detail = null) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  setConnection(error) {
+    const message = error && error.kind === "network" ? error.message : "";
+    if (message === this.connectionProblem) return;
+    this.connectionProblem = message;
+    this.emit("connection", { message });
+  }
+
+  // ---- limits --------------------------------------------------------------
+
+  loadLimits() {
+    this.limitsReady = api.fetchLimits().then(
+      (limits) => {
+        this.limits = limits;
+        this.setConnection(null);
+        this.emit("limits");
+        return limits;
+      },
+      (error) => {
+        this.setConnection(error);
+        this.emit("limits");
+        return null;
+      },
+    );
+    return this.limitsReady;
+  }
+
+  // ---- uploads -------------------------------------------------------------
+
+  /** Add files to the upload list; each is checked, then sent when a slot is free. */
+  addFiles(files) {
+    const added = Array.from(files).map((file) => ({
+      id: nextUploadId++,
+      file,
+      name: file.name || "unnamed file",
+      size: file.size,
+      state: "checking", // checking | queued | uploading | done | error
+      progress: 0,
+      image: null,
+      error: "",
+      retryable: false,
+    }));
+    this.uploads = [...added.slice().reverse(), ...this.uploads];
+    for (const upload of added) {
+      this.emit("upload", upload);
+      this.prepare(upload);
+    }
+    return added;
+  }
+
+  async prepare(upload) {
+    let limits = this.limits;
+    if (!limits && this.limitsReady) limits = await this.limitsReady;
+    if (!limits) limits = await this.loadLimits();
+    const verdict = await checkFile(upload.file, limits);
+    if (!verdict.ok) {
+      this.update(upload, { state: "error", error: verdict.message, retryable: false });
+      return;
+    }
+    this.update(upload, { state: "queued" });
+    this.waiting.push(upload);
+    this.pump();
+  }
+
+  pump() {
+    while (this.active < PARALLEL_UPLOADS && this.waiting.length > 0) {
+      const upload = this.waiting.shift();
+      if (upload.state !== "queued") continue;
+      this.active += 1;
+      this.send(upload).finally(() => {
+        this.active -= 1;
+        this.pump();
+      });
+    }
+  }
+
+  async send(upload) {
+    this.update(upload, { state: "uploading", progress: 0 });
+    try {
+      const result = await api.uploadImage(upload.file, {
+        onProgress: (fraction) => this.update(upload, { progress: fraction }),
+      });
+      this.setConnection(null);
+      if (result.__typename === "Image") {
+        this.update(upload, { state: "done", progress: 1, image: result });
+        this.noteUploaded(result);
+      } else {
+        this.update(upload, { state: "error", error: result.message, retryable: false });
+      }
+    } catch (error) {
+      this.setConnection(error);
+      const retryable = error.kind === "network" || error.status >= 500;
+      this.update(upload, { state: "error", error: error.message, retryable });
+    }
+  }
+
+  retry(id) {
+    const upload = this.uploads.find((item) => item.id === id);
+    if (!upload || !upload.retryable) return;
+    this.update(upload, { state: "checking", error: "", retryable: false, progress: 0 });
+    this.prepare(upload);
+  }
+
+  /** Forget finished rows (done or refused); rows still in flight stay. */
+  clearFinished() {
+    this.uploads = this.uploads.filter((upload) => upload.state !== "done" && upload.state !== "error");
+    this.emit("uploads-reset");
+  }
+
+  update(upload, changes) {
+    Object.assign(upload, changes);
+    this.emit("upload", upload);
+  }
+
+  // ---- images --------------------------------------------------------------
+
+  /** (Re)load the first page. */
+  async loadImages() {
+    const images = this.images;
+    const ticket = (this.imagesTicket = (this.imagesTicket || 0) + 1);
+    images.status = images.status === "loaded" ? "loaded" : "loading";
+    images.refreshing = true;
+    images.error = "";
+    this.emit("images");
+    try {
+      const page = await api.fetchImages(this.pageSize);
+      if (ticket !== this.imagesTicket) return;
+      this.setConnection(null);
+      Object.assign(images, {
+        nodes: page.edges.map((edge) => edge.node),
+        totalCount: page.totalCount,
+        endCursor: page.pageInfo.endCursor,
+        hasNextPage: page.pageInfo.hasNextPage,
+        status: "loaded",
+      });
+    } catch (error) {
+      if (ticket !== this.imagesTicket) return;
+      this.setConnection(error);
+      images.status = images.status === "loaded" ? "loaded" : "error";
+      images.error = `Could not load the images. ${error.message}`;
+    } finally {
+      if (ticket === this.imagesTicket) {
+        images.refreshing = false;
+        this.emit("images");
+      }
+    }
+  }
+
+  async loadMoreImages() {
+    const images = this.images;
+    if (!images.hasNextPage || images.loadingMore) return;
+    const ticket = this.imagesTicket;
+    images.loadingMore = true;
+    images.error = "";
+    this.emit("images");
+    try {
+      const page = await api.fetchImages(this.pageSize, images.endCursor);
+      if (ticket !== this.imagesTicket) return;
+      this.setConnection(null);
+      const known = new Set(images.nodes.map((node) => node.id));
+      images.nodes = images.nodes.concat(page.edges.map((edge) => edge.node).filter((node) => !known.has(node.id)));
+      images.totalCount = page.totalCount;
+      images.endCursor = page.pageInfo.endCursor;
+      images.hasNextPage = page.pageInfo.hasNextPage;
+    } catch (error) {
+      this.setConnection(error);
+      images.error = `Could not load more images. ${error.message}`;
+    } finally {
+      images.loadingMore = false;
+      this.emit("images");
+    }
+  }
+
+  /** Delete at once; the row goes when the server confirms. Resolves to a message. */
+  async deleteImage(id) {
+    const images = this.images;
+    const node = images.nodes.find((item) => item.id === id);
+    const name = node ? node.filename : "The image";
+    let result;
+    try {
+      result = await api.deleteImage(id);
+    } catch (error) {
+      this.setConnection(error);
+      return { ok: false, message: `Could not delete ${name}. ${error.message}` };
+    }
+    this.setConnection(null);
+    const wasListed = images.nodes.length;
+    images.nodes = images.nodes.filter((item) => item.id !== id);
+    if (images.totalCount !== null && images.nodes.length < wasListed) images.totalCount -= 1;
+    this.uploads = this.uploads.filter((upload) => !(upload.image && upload.image.id === id));
+    this.emit("images");
+    this.emit("uploads-reset");
+    if (result.__typename === "DeletedImage") return { ok: true, message: `Deleted ${name}.` };
+    return { ok: true, message: `${name} was already gone.` };
+  }
+
+  /** Keep a loaded list current with uploads made from this page. */
+  noteUploaded(image) {
+    const images = this.images;
+    if (images.status !== "loaded") return;
+    if (images.nodes.some((node) => node.id === image.id)) return;
+    images.nodes = [image, ...images.nodes];
+    if (images.totalCount !== null) images.totalCount += 1;
+    this.emit("images");
+  }
+}
