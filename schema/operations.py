@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import strawberry
 from graphql import GraphQLError
@@ -56,7 +56,8 @@ class Query:
 class Mutation:
     @strawberry.mutation(description="Store one image. A refused file is an UploadError, not a GraphQL error.")
     async def upload_image(self, info: Info, file: Upload) -> UploadResult:
-        return upload_result(await uploads.upload_image(info.context, file), info.context)
+        upload = cast("uploads.UploadedFile | str", file)  # what the multipart parser hands over
+        return upload_result(await uploads.upload_image(info.context, upload), info.context)
 
     @strawberry.mutation(description="Store several images; one result per file, in the order given.")
     async def upload_images(self, info: Info, files: list[Upload]) -> list[UploadResult]:
@@ -65,7 +66,7 @@ class Mutation:
                 f"{len(files)} files in one request; at most {info.context.limits.max_files} are allowed",
                 extensions={"code": "TOO_MANY_FILES"},
             )
-        results = await uploads.upload_images(info.context, files)
+        results = await uploads.upload_images(info.context, cast("list[uploads.UploadedFile | str]", files))
         return [upload_result(result, info.context) for result in results]
 
     @strawberry.mutation(description="Delete an image and everything stored for it.")

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from cross_web import HTTPException
-from cross_web.request import StarletteRequestAdapter
+from cross_web import HTTPException, StarletteRequestAdapter
 from cross_web.request._base import FormData as AdapterFormData
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -58,15 +57,22 @@ class FormLimitedRequestAdapter(StarletteRequestAdapter):
         return AdapterFormData(files=form, form=form)
 
 
+def _adapter_with_limits(limits: UploadLimits) -> type[FormLimitedRequestAdapter]:
+    # Strawberry builds the adapter from the request alone, so the limits ride on the class.
+    class RequestAdapter(FormLimitedRequestAdapter):
+        pass
+
+    RequestAdapter.limits = limits
+    return RequestAdapter
+
+
 class ImagehostGraphQL(GraphQL[Context, None]):
     def __init__(self, schema: BaseSchema, settings: Settings, images: ImageStore) -> None:
         super().__init__(schema, multipart_uploads_enabled=True, allow_queries_via_get=True)
         self.settings = settings
         self.images = images
         self.limits = UploadLimits(settings.max_upload_bytes, settings.max_pixels, settings.max_files)
-        self.request_adapter_class = type(
-            "RequestAdapter", (FormLimitedRequestAdapter,), {"limits": self.limits}
-        )
+        self.request_adapter_class = _adapter_with_limits(self.limits)
         self._ide_html = _local_graphiql(get_graphql_ide_html("graphiql"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -91,7 +97,7 @@ class ImagehostGraphQL(GraphQL[Context, None]):
             if form is not None:
                 await form.close()
 
-    async def execute_operation(  # type: ignore[override]
+    async def execute_operation(
         self,
         request: Request,
         request_adapter: Any,
@@ -115,7 +121,7 @@ class ImagehostGraphQL(GraphQL[Context, None]):
             for data in request_data
         ]
 
-    async def execute_single(  # type: ignore[override]
+    async def execute_single(
         self,
         request: Request,
         request_adapter: Any,
@@ -149,7 +155,7 @@ class ImagehostGraphQL(GraphQL[Context, None]):
         sub_response.media_type = _negotiate(request.headers.get("accept", ""))
         return sub_response
 
-    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+    async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self._ide_html)
 
     async def parse_multipart(self, request: Any) -> dict[str, str]:
@@ -171,11 +177,11 @@ class ImagehostGraphQL(GraphQL[Context, None]):
             problem = "is not a file part (it has no filename=)" if key in form else "is not in the request"
             raise RequestRefused(400, f"`map` names the field {key!r}, which {problem}", "MALFORMED_MULTIPART")
         try:
-            return replace_placeholders_with_files(operations, files_map, files)  # type: ignore[no-any-return]
+            return replace_placeholders_with_files(cast("dict[str, Any]", operations), files_map, files)
         except (KeyError, IndexError, TypeError, ValueError) as error:
             raise RequestRefused(400, f"`map` has a path that does not fit `operations`: {error}", "MALFORMED_MULTIPART") from None
 
-    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:  # type: ignore[override]
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)
         if _is_request_error(result):
             # A request that never executed (a syntax or validation error) has no `data`.
