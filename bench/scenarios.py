@@ -1,0 +1,254 @@
+"""The scenarios: each returns rows of figures, every figure beside the reference it is judged
+against (a ceiling measured in the same run, or the same figure at a smaller size or load)."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.bodies import UPLOAD_OK, Sample, multipart_upload, noise_png
+from bench.fill import Filler
+from bench.loadgen import FixedUploads, RssSampler, run_wrk
+from bench.processes import HOST, BenchError, Ceiling, Stack, answers
+
+LIST_QUERY = ("query($after: String) { images(first: 50, after: $after) { totalCount "
+              "pageInfo { hasNextPage endCursor } edges { cursor node { id filename contentType "
+              "size width height url createdAt } } } }")
+_SERVER_TIME = re.compile(r"method=POST path=/graphql status=200 .*duration_ms=([0-9.]+)")
+
+
+@dataclass(frozen=True)
+class Plan:
+    seconds: int
+    """Length of each timed wrk run."""
+    repeat: int
+    """Runs per figure; the median is reported."""
+    warmup_seconds: int
+    upload_concurrency: tuple[int, ...]
+    catalog_sizes: tuple[int, ...]
+    list_seconds: int
+    serve_concurrency: int
+    serve_files: int
+    delete_concurrency: tuple[int, ...]
+    delete_ids: int
+    """Images made for each delete run (more than it can delete in `seconds`)."""
+    memory_clients: tuple[int, ...]
+    memory_uploads_per_client: int
+    memory_file_bytes: int
+
+
+FULL = Plan(seconds=3, repeat=3, warmup_seconds=1, upload_concurrency=(1, 8, 32),
+            catalog_sizes=(1_000, 10_000, 100_000), list_seconds=2, serve_concurrency=32,
+            serve_files=256, delete_concurrency=(8, 32), delete_ids=12_000,
+            memory_clients=(8, 32), memory_uploads_per_client=2, memory_file_bytes=10 * 1024 * 1024)
+QUICK = Plan(seconds=1, repeat=1, warmup_seconds=0, upload_concurrency=(8,),
+             catalog_sizes=(100, 1_000), list_seconds=1, serve_concurrency=32, serve_files=32,
+             delete_concurrency=(8, 32), delete_ids=1_500,
+             memory_clients=(2, 4), memory_uploads_per_client=1, memory_file_bytes=2 * 1000 * 1000)
+
+
+@dataclass
+class Context:
+    plan: Plan
+    stack: Stack
+    ceiling: Ceiling
+    filler: Filler
+    work_dir: Path
+    samples: list[Sample]
+    progress: Callable[[str], None]
+
+    @property
+    def graphql(self) -> str:
+        return f"{self.stack.url}/graphql"
+
+
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of each figure over the runs; counts are summed."""
+    merged: dict[str, Any] = {}
+    for key in ("rps", "mbps", "p50_ms", "p95_ms", "p99_ms", "server_p50_ms", "server_p95_ms"):
+        values = [run[key] for run in runs if run.get(key) is not None]
+        if values:
+            merged[key] = round(statistics.median(values), 2)
+    for key in ("requests", "ok", "errors", "not_found", "server_requests"):
+        if any(key in run for run in runs):
+            merged[key] = sum(run.get(key, 0) for run in runs)
+    return merged
+
+
+def ratio(value: float | None, reference: float | None) -> float | None:
+    return round(value / reference, 3) if value is not None and reference else None
+
+
+def _write(path: Path, data: bytes | str) -> Path:
+    if isinstance(data, str):
+        data = data.encode()
+    path.write_bytes(data)
+    return path
+
+
+# -- upload ----------------------------------------------------------------------------------
+
+def upload(ctx: Context) -> list[dict[str, Any]]:
+    rows = []
+    for sample in ctx.samples:
+        body, content_type = multipart_upload(sample.data, sample.filename)
+        args = [str(_write(ctx.work_dir / f"upload-{sample.name}.body", body)), content_type, UPLOAD_OK]
+        targets = {"service": ctx.graphql, "ceiling": f"{ctx.ceiling.proxy_url}/graphql"}
+        if ctx.plan.warmup_seconds:
+            for url in targets.values():
+                run_wrk(url, "post.lua", args, 8, ctx.plan.warmup_seconds)
+        for concurrency in ctx.plan.upload_concurrency:
+            runs: dict[str, list[dict[str, Any]]] = {"service": [], "ceiling": []}
+            for _ in range(ctx.plan.repeat):
+                for name, url in targets.items():  # interleaved: drift hits both alike
+                    run = run_wrk(url, "post.lua", args, concurrency, ctx.plan.seconds)
+                    run["mbps"] = round(run["rps"] * len(sample.data) / 1e6, 2)
+                    runs[name].append(run)
+            service, ceiling = median_of(runs["service"]), median_of(runs["ceiling"])
+            ctx.progress(f"upload {sample.name} c={concurrency}: {service['rps']} req/s, "
+                         f"ceiling {ceiling['rps']} req/s, errors {service['errors']}")
+            rows.append({"sample": sample.name, "file_bytes": len(sample.data), "concurrency": concurrency,
+                         "service": service, "ceiling": ceiling,
+                         "ratio": ratio(service["rps"], ceiling["rps"]), "runs": runs})
+    return rows
+
+
+# -- list ------------------------------------------------------------------------------------
+
+def server_times(app_log: Path, offset: int) -> list[float]:
+    """duration_ms of the successful /graphql POSTs the app logged after byte `offset`."""
+    with app_log.open("rb") as log:
+        log.seek(offset)
+        text = log.read().decode(errors="replace")
+    return [float(match[1]) for match in _SERVER_TIME.finditer(text)]
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 2)
+
+
+def listing(ctx: Context) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    app_log = ctx.stack.log_dir / "app.log"
+    for size in ctx.plan.catalog_sizes:
+        missing = size - ctx.filler.total()
+        if missing > 0:
+            filled = ctx.filler.add(missing, "list")
+            ctx.progress(f"list: catalog filled to {size} images (+{len(filled)})")
+        pages = {"first": None, "deep": ctx.filler.cursor_at(0.9)}
+        for page, after in pages.items():
+            body = json.dumps({"query": LIST_QUERY, "variables": {"after": after}})
+            args = [str(_write(ctx.work_dir / f"list-{page}.json", body)), "application/json", '"totalCount"']
+            if ctx.plan.warmup_seconds and not rows and page == "first":  # the first queries of a
+                run_wrk(ctx.graphql, "post.lua", args, 1, ctx.plan.warmup_seconds)  # fresh worker are slow
+            runs = []
+            for _ in range(ctx.plan.repeat):
+                offset = app_log.stat().st_size
+                run = run_wrk(ctx.graphql, "post.lua", args, 1, ctx.plan.list_seconds)
+                times = server_times(app_log, offset)
+                run.update(server_p50_ms=percentile(times, 0.5), server_p95_ms=percentile(times, 0.95),
+                           server_requests=len(times))
+                runs.append(run)
+            service = median_of(runs)
+            ctx.progress(f"list {size} images, {page} page: p50 {service['p50_ms']} ms "
+                         f"(server {service.get('server_p50_ms')} ms)")
+            rows.append({"images": size, "page": page, "service": service, "runs": runs})
+    for row in rows:  # how each figure grows with the catalog: against the smallest size
+        base = next(r for r in rows if r["page"] == row["page"])
+        row["reference_images"] = base["images"]
+        row["ratio"] = ratio(row["service"].get("server_p50_ms"), base["service"].get("server_p50_ms"))
+    return rows
+
+
+# -- serve -----------------------------------------------------------------------------------
+
+def serve(ctx: Context) -> list[dict[str, Any]]:
+    # The ~100 KB PNGs uploaded by the upload scenario (distinct files); else the catalog fill.
+    keys = ctx.filler.keys_named("bench-100KB", ctx.plan.serve_files)
+    if len(keys) < ctx.plan.serve_files // 2:
+        keys = ctx.filler.keys_named("list-", ctx.plan.serve_files)
+    if not keys:
+        raise BenchError("no images to serve")
+    paths = _write(ctx.work_dir / "serve-paths.txt", "".join(f"/images/{key}\n" for key in keys))
+    sizes = [(ctx.stack.images_dir / key).stat().st_size for key in keys]
+    targets = {"service": ctx.stack.url, "ceiling": ctx.ceiling.static_url}
+    for name, url in targets.items():
+        if not answers(f"{url}/images/{keys[0]}"):
+            raise BenchError(f"the {name} does not serve {url}/images/{keys[0]}")
+    runs: dict[str, list[dict[str, Any]]] = {"service": [], "ceiling": []}
+    for _ in range(ctx.plan.repeat):
+        for name, url in targets.items():
+            run = run_wrk(url, "get.lua", [str(paths)], ctx.plan.serve_concurrency, ctx.plan.seconds)
+            run["mbps"] = round(run["bytes_read"] / run["seconds"] / 1e6, 1)
+            runs[name].append(run)
+    service, ceiling = median_of(runs["service"]), median_of(runs["ceiling"])
+    ctx.progress(f"serve c={ctx.plan.serve_concurrency}: {service['rps']} req/s, ceiling {ceiling['rps']} req/s")
+    return [{"files": len(keys), "mean_file_bytes": round(statistics.mean(sizes)),
+             "concurrency": ctx.plan.serve_concurrency, "service": service, "ceiling": ceiling,
+             "ratio": ratio(service["rps"], ceiling["rps"]), "runs": runs}]
+
+
+# -- delete ----------------------------------------------------------------------------------
+
+def delete(ctx: Context) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for concurrency in ctx.plan.delete_concurrency:
+        runs = []
+        for attempt in range(ctx.plan.repeat):
+            ids = ctx.filler.add(ctx.plan.delete_ids, f"delete-{concurrency}-{attempt}")
+            ids_file = _write(ctx.work_dir / "delete-ids.txt", "\n".join(ids) + "\n")
+            run = run_wrk(ctx.graphql, "delete.lua", [str(ids_file)], concurrency, ctx.plan.seconds)
+            run["ids_exhausted"] = run["not_found"] > 0  # then req/s is a lower bound
+            runs.append(run)
+        service = median_of(runs)
+        service["ids_exhausted"] = any(run["ids_exhausted"] for run in runs)
+        ctx.progress(f"delete c={concurrency}: {service['rps']} deletes/s, errors {service['errors']}")
+        rows.append({"concurrency": concurrency, "service": service, "runs": runs})
+    for row in rows:  # no collapse with concurrency: against the lowest concurrency
+        row["reference_concurrency"] = rows[0]["concurrency"]
+        row["ratio"] = ratio(row["service"]["rps"], rows[0]["service"]["rps"])
+    return rows
+
+
+# -- memory ----------------------------------------------------------------------------------
+
+def memory(ctx: Context) -> list[dict[str, Any]]:
+    data = noise_png(ctx.plan.memory_file_bytes)
+    body, content_type = multipart_upload(data, "bench-memory.png")
+    rows: list[dict[str, Any]] = []
+    for clients in ctx.plan.memory_clients:
+        pids = ctx.stack.worker_pids()
+        if not pids:
+            raise BenchError("no worker processes found under the stack")
+        with RssSampler(pids) as sampler:
+            idle = sampler.peaks_mb()
+            result = FixedUploads(HOST, ctx.stack.port, body, content_type, clients,
+                                  clients * ctx.plan.memory_uploads_per_client).run()
+        peaks = sampler.peaks_mb()
+        ctx.progress(f"memory {clients} clients x {len(data)} bytes: worker peaks {sorted(peaks.values())} MB, "
+                     f"{result['ok']}/{result['uploads']} stored")
+        rows.append({"clients": clients, "file_bytes": len(data), **result,
+                     "worker_idle_rss_mb": sorted(idle.values()),
+                     "worker_peak_rss_mb": sorted(peaks.values()),
+                     "service": {"max_peak_rss_mb": max(peaks.values()), "errors": result["errors"]}})
+    for row in rows:  # flat with more concurrent uploads: against the fewest clients
+        row["reference_clients"] = rows[0]["clients"]
+        row["ratio"] = ratio(row["service"]["max_peak_rss_mb"], rows[0]["service"]["max_peak_rss_mb"])
+    return rows
+
+
+SCENARIOS: dict[str, Callable[[Context], list[dict[str, Any]]]] = {
+    "list": listing,  # first, on an empty catalog, so its sizes are exact
+    "upload": upload,
+    "serve": serve,  # serves what `upload` stored
+    "delete": delete,
+    "memory": memory,
+}
