@@ -7,7 +7,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import BinaryIO
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 
 from imagehost.storage.errors import BlobExists, StorageError
 from imagehost.storage.protocols import BlobStore, Catalog
@@ -34,6 +34,7 @@ class ImageStore:
     def __init__(self, blobs: BlobStore, catalog: Catalog) -> None:
         self.blobs = blobs
         self.catalog = catalog
+        self._deleters: CapacityLimiter | None = None
 
     async def add(self, image: NewImage, source: BinaryIO) -> ImageRecord:
         return await to_thread.run_sync(self.add_sync, image, source)
@@ -72,7 +73,11 @@ class ImageStore:
         return await to_thread.run_sync(self.catalog.count)
 
     async def delete(self, image_id: str) -> ImageRecord | None:
-        return await to_thread.run_sync(self.delete_sync, image_id)
+        # Catalog writes take turns anyway; one thread for them keeps waiting deletes in the
+        # event loop instead of parking a thread each on the write lock.
+        if self._deleters is None:
+            self._deleters = CapacityLimiter(1)
+        return await to_thread.run_sync(self.delete_sync, image_id, limiter=self._deleters)
 
     def delete_sync(self, image_id: str) -> ImageRecord | None:
         # The record goes first: from then on nobody is handed the URL, and bytes left behind
