@@ -122,9 +122,11 @@ class SqliteCatalog:
     def _migrate(self) -> None:
         connection = self._connection()
         try:
-            # WAL lets readers in every worker go on while one of them writes.
-            connection.execute("PRAGMA journal_mode = WAL")
+            # Under the write lock: workers starting together on a new catalog would otherwise
+            # race to switch the journal mode, which fails at once ("database is locked")
+            # rather than waiting. WAL lets readers in every worker go on while one writes.
             with self._writing():
+                connection.execute("PRAGMA journal_mode = WAL")
                 self._create_schema(connection)
         except sqlite3.Error as error:
             raise CatalogError(f"cannot open the catalog at {self.path}: {error}") from error

@@ -19,6 +19,7 @@ from typing import Any
 
 from PIL import Image
 
+from bench.processes import children, descendants  # /proc walking, shared with the benchmark
 from tests.support import require_tool
 
 UPLOAD = "mutation($f: Upload!) { uploadImage(file: $f) { __typename ... on Image { id url size } ... on UploadError { code message } } }"
@@ -101,34 +102,10 @@ def upload(url: str, data: bytes, headers: dict[str, str] | None = None) -> Repl
     return request(url + "/graphql", body, {"Content-Type": content_type, **(headers or {})})
 
 
-def child_pids(parent: int) -> list[int]:
-    """Direct children of `parent` (from /proc)."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-                children.append(int(entry.name))
-    return children
-
-
-def descendants(root: int) -> set[int]:
-    found, todo = set(), [root]
-    while todo:
-        for child in child_pids(todo.pop()):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
 def worker_ports(stack_pid: int) -> dict[int, int]:
     """{port: pid} of the uvicorn workers a stack process runs."""
     ports = {}
-    for pid in child_pids(stack_pid):
+    for pid in children(stack_pid):
         try:
             argv = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
         except OSError:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
+import multiprocessing
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from imagehost.storage import CatalogError, ImageStore, InvalidCursor, NewImage, StorageError
 from imagehost.storage.file_blobs import FileBlobStore
+from imagehost.storage.sqlite_catalog import SqliteCatalog
 from tests.imagedata import drawn_png
 
 
@@ -204,3 +207,23 @@ def test_check_passes_on_a_working_store_and_fails_when_it_cannot_write(image_st
     finally:
         work_dir.unlink()
         work_dir.mkdir()
+
+
+def _open_catalog_at_once(path: Path, barrier: Any) -> None:
+    barrier.wait()
+    SqliteCatalog(path).close()
+
+
+def test_workers_starting_together_all_open_a_new_catalog(tmp_path: Path) -> None:
+    # Found by the stack tests: two workers creating the catalog at the same moment raced to
+    # switch it to WAL, and one died with "database is locked".
+    context = multiprocessing.get_context("fork")
+    for round_number in range(15):
+        path = tmp_path / f"round{round_number}" / "catalog.sqlite3"
+        barrier = context.Barrier(4)
+        processes = [context.Process(target=_open_catalog_at_once, args=(path, barrier)) for _ in range(4)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(timeout=30)
+        assert [process.exitcode for process in processes] == [0, 0, 0, 0]
