@@ -235,7 +235,9 @@ def test_images_come_from_nginx_with_the_contract_headers(stack: Stack) -> None:
 
     for missing in ("/images/AAAAAAAAAAAAAAAAAAAAAA.png", "/images/.imagehost/catalog.sqlite3",
                     path.replace(".png", ".jpg"), path + "x", "/images/"):
-        assert request(stack.url + missing).status == 404, missing
+        not_found = request(stack.url + missing)
+        assert (not_found.status, not_found.body) == (404, b"Not Found\n"), missing
+        assert not_found.headers["Content-Type"] == "text/plain", missing
 
 
 def test_urls_use_the_host_and_scheme_the_client_used(stack: Stack) -> None:
