@@ -192,9 +192,8 @@ class ImagehostGraphQL(GraphQL[Context, None]):
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
     ) -> Response:
         media_type = sub_response.media_type or "application/json"
-        sub_response.media_type = None
         response = super().create_response(response_data, sub_response)
-        response.headers["content-type"] = media_type if media_type != "application/json" else "application/json"
+        response.headers["content-type"] = media_type
         if media_type == GRAPHQL_RESPONSE_JSON and _lacks_data(response_data) and not sub_response.status_code:
             # GraphQL over HTTP: with this media type, a request error is a 400.
             response.status_code = 400
