@@ -53,10 +53,6 @@ class Settings:
         """The request body cap: every allowed file at its limit, plus room for the form around them."""
         return self.max_files * (self.max_upload_bytes + PER_FILE_BODY_MARGIN) + BODY_MARGIN
 
-    @property
-    def catalog_dir(self) -> Path:
-        return self.images_dir / ".imagehost"
-
 
 def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path = ".env") -> Settings:
     """Read and check every setting; raise SettingsError naming the first bad one."""

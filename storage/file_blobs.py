@@ -61,9 +61,6 @@ class FileBlobStore:
             raise StorageError(f"could not delete {key}: {error.strerror}") from error
         return True
 
-    def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
-
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
 

@@ -21,8 +21,6 @@ class BlobStore(Protocol):
     def delete(self, key: str) -> bool:
         """Remove the bytes; False when there were none."""
 
-    def exists(self, key: str) -> bool: ...
-
     def local_path(self, key: str) -> Path | None:
         """Where the bytes lie on this machine, for backends that have one (to serve them directly)."""
 

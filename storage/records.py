@@ -23,10 +23,6 @@ class NewImage:
     width: int
     height: int
 
-    @property
-    def extension(self) -> str:
-        return EXTENSIONS[self.content_type]
-
 
 @dataclass(frozen=True, slots=True)
 class ImageRecord:

@@ -36,7 +36,6 @@ function response(status, headers, body)
   elseif status == 200 and body and body:find('"ImageNotFound"', 1, true) then
     not_found = not_found + 1
   else
-    bad = bad + 1
-    if sample == "" then sample = status .. " " .. (body or ""):sub(1, 300) end
+    count_bad(status, body)
   end
 end

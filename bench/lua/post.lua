@@ -18,7 +18,6 @@ function response(status, headers, body)
   if status == 200 and body and body:find(pattern) then
     ok = ok + 1
   else
-    bad = bad + 1
-    if sample == "" then sample = status .. " " .. (body or ""):sub(1, 300) end
+    count_bad(status, body)
   end
 end

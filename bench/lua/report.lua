@@ -18,6 +18,12 @@ function start_counters()
   sample = ""
 end
 
+-- A response the script did not expect: counted, and the first one kept as a sample.
+function count_bad(status, body)
+  bad = bad + 1
+  if sample == "" then sample = status .. " " .. (body or ""):sub(1, 300) end
+end
+
 local function count(name)
   local total = 0
   for _, thread in ipairs(threads) do

@@ -12,9 +12,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from imagehost.storage import EXTENSIONS
 from imagehost.storage.file_blobs import KEY_PATTERN
 
-CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}
+CONTENT_TYPES = {extension: content_type for content_type, extension in EXTENSIONS.items()}
 IMAGE_HEADERS = {
     "Cache-Control": "public, max-age=31536000, immutable",
     "X-Content-Type-Options": "nosniff",
