@@ -185,13 +185,15 @@ class Stack:
 
 
 class Ceiling:
-    """Discard workers behind the stack's Nginx template, plus a plain static server for `images_dir`."""
+    """Discard (and store-only) workers behind the stack's Nginx template, plus a plain static
+    server for `images_dir`. Stored bodies go to `store_dir`, beside the stack's images."""
 
     def __init__(self, root: Path, workers: int, images_dir: Path, max_body_bytes: int) -> None:
         self.root = root
         self.run_dir = root / "nginx-run"
         self.log_dir = root / "logs"
         self.images_dir = images_dir
+        self.store_dir = images_dir.parent / "ceiling-stored"
         self.max_body_bytes = max_body_bytes
         self.worker_ports = free_ports(workers)
         self.proxy_port, self.static_port = free_ports(2)
@@ -204,6 +206,8 @@ class Ceiling:
     def spawn_workers(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self._log = (self.root / "ceiling.out").open("wb")
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "CEILING_STORE_DIR": str(self.store_dir)}
         for port in self.worker_ports:
             # The flags of imagehost.stack.worker_command, with the discard app instead of ours.
             self.workers.append(spawn([
@@ -211,7 +215,7 @@ class Ceiling:
                 "--host", HOST, "--port", str(port),
                 "--no-proxy-headers", "--no-access-log", "--log-level", "warning",
                 "--timeout-graceful-shutdown", "5",
-            ], self._log))
+            ], self._log, env=env))
 
     def start_nginx(self) -> None:
         assert self._log is not None

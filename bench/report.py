@@ -44,13 +44,17 @@ def markdown(results: dict[str, Any]) -> str:
         rows = []
         for r in scenarios["upload"]:
             s, c = r["service"], r["ceiling"]
+            stored = r.get("store_ceiling")
             rows.append([r["sample"], str(r["concurrency"]), _n(s["rps"]), _n(s["mbps"]),
                          f"{_n(s['p50_ms'])} / {_n(s['p95_ms'])} / {_n(s['p99_ms'])}", _n(s["errors"]),
                          _n(c["rps"]), _pct(r["ratio"]),
+                         _n(stored["rps"]) if stored else "–", _pct(r.get("store_ratio")) if stored else "–",
                          _n(REPLACED.get(("upload", r["sample"], r["concurrency"])))])
-        parts += ["### Upload (through Nginx; ceiling: same Nginx config, an app that discards the body)",
+        parts += ["### Upload (through Nginx; ceiling: same Nginx config, an app that discards the body; "
+                  "store-only ceiling: the same app writing each body to a new file beside the images)",
                   _table(["image", "clients", "req/s", "MB/s", "p50 / p95 / p99 ms", "errors",
-                          "ceiling req/s", "of ceiling", "replaced server req/s"], rows)]
+                          "ceiling req/s", "of ceiling", "store-only ceiling req/s", "of store-only",
+                          "replaced server req/s"], rows)]
     if "list" in scenarios and isinstance(scenarios["list"], list):
         rows = [[_n(r["images"]), r["page"], _n(r["service"].get("p50_ms")), _n(r["service"].get("p95_ms")),
                  _n(r["service"].get("server_p50_ms"), 2), _n(r["service"].get("server_p95_ms"), 2),
@@ -60,6 +64,13 @@ def markdown(results: dict[str, Any]) -> str:
         parts += ["### List: `images(first: 50)`, one client (server-side = the app's `duration_ms`)",
                   _table(["images", "page", "p50 ms", "p95 ms", "server p50 ms", "server p95 ms",
                           "server p50 vs smallest", "replaced server ms (whole list)"], rows, left=2)]
+    if "floor" in scenarios and isinstance(scenarios["floor"], list):
+        rows = [[f"`{r['query']}` (JSON)", str(r["concurrency"]), _n(r["service"]["rps"]),
+                 f"{_n(r['service']['p50_ms'])} / {_n(r['service']['p99_ms'])}", _n(r["service"]["errors"]),
+                 _n(r["ceiling"]["rps"]), _pct(r["ratio"])] for r in scenarios["floor"]]
+        parts += ["### Floor: the cheapest GraphQL request, no upload (ceiling: the discard app, same body)",
+                  _table(["request", "clients", "req/s", "p50 / p99 ms", "errors", "ceiling req/s", "of ceiling"],
+                         rows, left=1)]
     if "serve" in scenarios and isinstance(scenarios["serve"], list):
         rows = [[f"{r['files']} files, ~{r['mean_file_bytes'] / 1000:.0f} KB", str(r["concurrency"]),
                  _n(r["service"]["rps"]), _n(r["service"]["mbps"]),
@@ -145,6 +156,11 @@ def chart(results: dict[str, Any], path: Path) -> bool:
         bars = upload_ax.bar(range(len(uploads)), [r["ratio"] or 0 for r in uploads], color="#4c72b0")
         upload_ax.bar_label(bars, labels=[f"{r['service']['rps']:.0f}/s" for r in uploads], fontsize=7)
         upload_ax.set_xticks(range(len(uploads)), labels, fontsize=6.5, rotation=30)
+        stored = [(index, r["store_ceiling"]["rps"] / r["ceiling"]["rps"]) for index, r in enumerate(uploads)
+                  if r.get("store_ceiling") and r["ceiling"]["rps"]]
+        if stored:
+            upload_ax.scatter([i for i, _ in stored], [v for _, v in stored], marker="_", s=400, color="black",
+                              zorder=3, label="store-only ceiling")
         upload_ax.axhline(0.6, color="#c44e52", linestyle="--", label="target 60%")
         upload_ax.set_ylim(0, 1.1)
         upload_ax.legend(fontsize=8)

@@ -98,24 +98,58 @@ def upload(ctx: Context) -> list[dict[str, Any]]:
     for sample in ctx.samples:
         body, content_type = multipart_upload(sample.data, sample.filename)
         args = [str(_write(ctx.work_dir / f"upload-{sample.name}.body", body)), content_type, UPLOAD_OK]
-        targets = {"service": ctx.graphql, "ceiling": f"{ctx.ceiling.proxy_url}/graphql"}
+        targets = {"service": ctx.graphql, "ceiling": f"{ctx.ceiling.proxy_url}/graphql",
+                   "store_ceiling": f"{ctx.ceiling.proxy_url}/graphql?store"}
         if ctx.plan.warmup_seconds:
             for url in targets.values():
                 run_wrk(url, "post.lua", args, 8, ctx.plan.warmup_seconds)
+        top = max(ctx.plan.upload_concurrency)
         for concurrency in ctx.plan.upload_concurrency:
-            runs: dict[str, list[dict[str, Any]]] = {"service": [], "ceiling": []}
+            # The store-only ceiling explains the gap; it is measured where the targets are.
+            names = list(targets) if concurrency == top else ["service", "ceiling"]
+            runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
             for _ in range(ctx.plan.repeat):
-                for name, url in targets.items():  # interleaved: drift hits both alike
-                    run = run_wrk(url, "post.lua", args, concurrency, ctx.plan.seconds)
+                for name in names:  # interleaved: drift hits all alike
+                    run = run_wrk(targets[name], "post.lua", args, concurrency, ctx.plan.seconds)
                     run["mbps"] = round(run["rps"] * len(sample.data) / 1e6, 2)
                     runs[name].append(run)
             service, ceiling = median_of(runs["service"]), median_of(runs["ceiling"])
+            row = {"sample": sample.name, "file_bytes": len(sample.data), "concurrency": concurrency,
+                   "service": service, "ceiling": ceiling,
+                   "ratio": ratio(service["rps"], ceiling["rps"]), "runs": runs}
+            if "store_ceiling" in runs:
+                row["store_ceiling"] = median_of(runs["store_ceiling"])
+                row["store_ratio"] = ratio(service["rps"], row["store_ceiling"]["rps"])
             ctx.progress(f"upload {sample.name} c={concurrency}: {service['rps']} req/s, "
-                         f"ceiling {ceiling['rps']} req/s, errors {service['errors']}")
-            rows.append({"sample": sample.name, "file_bytes": len(sample.data), "concurrency": concurrency,
-                         "service": service, "ceiling": ceiling,
-                         "ratio": ratio(service["rps"], ceiling["rps"]), "runs": runs})
+                         f"ceiling {ceiling['rps']} req/s"
+                         + (f", store-only ceiling {row['store_ceiling']['rps']} req/s" if "store_ceiling" in row else "")
+                         + f", errors {service['errors']}")
+            rows.append(row)
     return rows
+
+
+# -- floor -----------------------------------------------------------------------------------
+
+FLOOR_QUERY = json.dumps({"query": "{ __typename }"})
+
+
+def floor(ctx: Context) -> list[dict[str, Any]]:
+    """The cheapest request the GraphQL endpoint answers (`{ __typename }` as JSON, no storage),
+    beside the discard ceiling with the same body: what the framework alone leaves of the ceiling.
+    No upload can be faster than this, so it bounds what any upload figure can reach."""
+    args = [str(_write(ctx.work_dir / "floor.json", FLOOR_QUERY)), "application/json", '"__typename"']
+    targets = {"service": ctx.graphql, "ceiling": f"{ctx.ceiling.proxy_url}/graphql"}
+    concurrency = max(ctx.plan.upload_concurrency)
+    if ctx.plan.warmup_seconds:
+        run_wrk(targets["service"], "post.lua", args, 8, ctx.plan.warmup_seconds)
+    runs: dict[str, list[dict[str, Any]]] = {"service": [], "ceiling": []}
+    for _ in range(ctx.plan.repeat):
+        for name, url in targets.items():
+            runs[name].append(run_wrk(url, "post.lua", args, concurrency, ctx.plan.seconds))
+    service, ceiling = median_of(runs["service"]), median_of(runs["ceiling"])
+    ctx.progress(f"floor c={concurrency}: {service['rps']} req/s, ceiling {ceiling['rps']} req/s")
+    return [{"query": "{ __typename }", "concurrency": concurrency, "service": service, "ceiling": ceiling,
+             "ratio": ratio(service["rps"], ceiling["rps"]), "runs": runs}]
 
 
 # -- list ------------------------------------------------------------------------------------
@@ -248,6 +282,7 @@ def memory(ctx: Context) -> list[dict[str, Any]]:
 SCENARIOS: dict[str, Callable[[Context], list[dict[str, Any]]]] = {
     "list": listing,  # first, on an empty catalog, so its sizes are exact
     "upload": upload,
+    "floor": floor,
     "serve": serve,  # serves what `upload` stored
     "delete": delete,
     "memory": memory,

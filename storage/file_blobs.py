@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -15,6 +16,46 @@ from imagehost.storage.errors import BlobExists, StorageError
 # Keys are ids from `secrets.token_urlsafe(16)` plus an extension; nothing else is ever a path.
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22}\.(?:jpg|png|gif|webp)$")
 COPY_CHUNK = 1024 * 1024
+PARTIAL_PREFIX = "upload-"
+PARTIAL_SUFFIX = ".part"
+
+
+class SpoolFile(io.BufferedRandom):
+    """An upload being received, in `directory`: an unnamed file (O_TMPFILE) where the system
+    has them, so a crash leaves nothing behind, else a named one removed on close.
+    `link_as` gives it its final name without copying a byte; it can do so more than once."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.temp_name: str | None = None
+        try:
+            handle = os.open(directory, os.O_TMPFILE | os.O_RDWR, 0o644)
+        except (AttributeError, OSError):  # not Linux, or a file system without O_TMPFILE
+            handle, self.temp_name = tempfile.mkstemp(dir=directory, prefix=PARTIAL_PREFIX, suffix=PARTIAL_SUFFIX)
+        os.fchmod(handle, 0o644)  # whatever the umask: a web server running as another user reads the images
+        super().__init__(io.FileIO(handle, "r+b"))
+
+    def link_as(self, final: Path) -> None:
+        """Give the bytes written so far the name `final`; FileExistsError if it is taken."""
+        self.flush()
+        if self.temp_name is not None:
+            os.link(self.temp_name, final)
+            return
+        # linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd is how an O_TMPFILE file gets a name;
+        # os.link uses linkat only when given a directory fd.
+        folder = os.open(final.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.link(f"/proc/self/fd/{self.fileno()}", final.name, dst_dir_fd=folder)
+        finally:
+            os.close(folder)
+
+    def close(self) -> None:
+        super().close()
+        if self.temp_name is not None:
+            try:
+                os.unlink(self.temp_name)
+            except FileNotFoundError:
+                pass
 
 
 class FileBlobStore:
@@ -31,9 +72,21 @@ class FileBlobStore:
             raise StorageError(f"{key!r} is not a blob key")
         return self.root / key
 
+    def spool(self) -> BinaryIO:
+        """A temporary file in `work_dir`, gone when closed; `put` of it is a hard link, not a copy."""
+        return SpoolFile(self.work_dir)
+
     def put(self, key: str, source: BinaryIO) -> None:
         final = self._path(key)
-        handle, temp_name = tempfile.mkstemp(dir=self.work_dir, prefix="upload-", suffix=".part")
+        if isinstance(source, SpoolFile) and source.directory == self.work_dir:
+            try:
+                source.link_as(final)
+                return
+            except FileExistsError:
+                raise BlobExists(key) from None
+            except OSError:
+                source.seek(0)  # no /proc to link an unnamed file from: copy it instead
+        handle, temp_name = tempfile.mkstemp(dir=self.work_dir, prefix=PARTIAL_PREFIX, suffix=PARTIAL_SUFFIX)
         try:
             with os.fdopen(handle, "wb") as temp:
                 shutil.copyfileobj(source, temp, COPY_CHUNK)

@@ -36,6 +36,10 @@ class ImageStore:
         self.catalog = catalog
         self._deleters: CapacityLimiter | None = None
 
+    def spool(self) -> BinaryIO:
+        """Where an upload's bytes should go while it is received and judged (see BlobStore.spool)."""
+        return self.blobs.spool()
+
     async def add(self, image: NewImage, source: BinaryIO) -> ImageRecord:
         return await to_thread.run_sync(self.add_sync, image, source)
 

@@ -15,6 +15,13 @@ from imagehost.storage.records import ImageRecord, Page
 class BlobStore(Protocol):
     """Image bytes by key. The store owns keys: a client's file name is never one."""
 
+    def spool(self) -> BinaryIO:
+        """A temporary file to receive an upload into, deleted when closed.
+
+        Backends place it where storing it is cheapest (for files: beside the images, so `put`
+        is a hard link instead of a copy).
+        """
+
     def put(self, key: str, source: BinaryIO) -> None:
         """Copy `source` (from its current position) under `key`, all or nothing; never overwrite."""
 

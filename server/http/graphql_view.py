@@ -3,7 +3,7 @@
 Over the stock view it adds: our multipart limits and strict GraphQL-multipart-spec checks,
 whole-request refusals as GraphQL-shaped JSON, the cross-origin rule for POSTs,
 `application/graphql-response+json` when the client asks for it, GraphiQL from local files,
-and closing the uploaded temp files once the response is sent.
+and removing the request's spool files before the answer goes out.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
 from imagehost.http.forwarded import client_address, request_origin
-from imagehost.http.multipart import parse_form
+from imagehost.http.multipart import Spool, parse_form
 from imagehost.http.origins import cross_origin_refusal
 from imagehost.http.refusals import RequestRefused, refusal_response
 from imagehost.resolvers.context import Context
@@ -41,15 +41,17 @@ GRAPHIQL_ASSETS = "/vendor/graphiql"
 
 
 class FormLimitedRequestAdapter(StarletteRequestAdapter):
-    """Parses multipart bodies with our per-file and per-request limits."""
+    """Parses multipart bodies with our limits, into the image store's spool files."""
 
     limits: UploadLimits
+    spool: Spool
 
     async def get_form_data(self) -> AdapterFormData:
         request: Request = self._request
         form = await parse_form(
             request.headers,
             request.stream(),
+            type(self).spool,
             max_file_bytes=self.limits.max_upload_bytes,
             max_files=self.limits.max_files,
         )
@@ -57,12 +59,13 @@ class FormLimitedRequestAdapter(StarletteRequestAdapter):
         return AdapterFormData(files=form, form=form)
 
 
-def _adapter_with_limits(limits: UploadLimits) -> type[FormLimitedRequestAdapter]:
-    # Strawberry builds the adapter from the request alone, so the limits ride on the class.
+def _adapter_for(limits: UploadLimits, spool: Spool) -> type[FormLimitedRequestAdapter]:
+    # Strawberry builds the adapter from the request alone, so what it needs rides on the class.
     class RequestAdapter(FormLimitedRequestAdapter):
         pass
 
     RequestAdapter.limits = limits
+    RequestAdapter.spool = spool
     return RequestAdapter
 
 
@@ -72,7 +75,7 @@ class ImagehostGraphQL(GraphQL[Context, None]):
         self.settings = settings
         self.images = images
         self.limits = UploadLimits(settings.max_upload_bytes, settings.max_pixels, settings.max_files)
-        self.request_adapter_class = _adapter_with_limits(self.limits)
+        self.request_adapter_class = _adapter_for(self.limits, images.spool)
         self._ide_html = _local_graphiql(get_graphql_ide_html("graphiql"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -90,12 +93,9 @@ class ImagehostGraphQL(GraphQL[Context, None]):
             response = refusal_response(refusal.status_code, refusal.message, refusal.code)
         except HTTPException as error:
             response = refusal_response(error.status_code, error.reason)
-        try:
-            await response(scope, receive, send)
         finally:
-            form: FormData | None = scope.pop(FORM_SCOPE_KEY, None)
-            if form is not None:
-                await form.close()
+            _close_uploads(scope.pop(FORM_SCOPE_KEY, None))
+        await response(scope, receive, send)
 
     async def execute_operation(
         self,
@@ -227,6 +227,14 @@ def _lacks_data(response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) 
     if isinstance(response_data, list):
         return bool(response_data) and all("data" not in item for item in response_data)
     return "data" not in response_data
+
+
+def _close_uploads(form: FormData | None) -> None:
+    """Remove the request's spool files once its answer is ready (stored images are hard links)."""
+    if form is not None:
+        for _name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                value.file.close()
 
 
 def _json_field(form: FormData, name: str) -> Any:

@@ -1,72 +1,194 @@
-"""Multipart parsing with our limits, for GraphQL multipart requests.
+"""Multipart parsing for GraphQL multipart requests, with our limits, into memory or storage's spool.
 
-Starlette's parser streams each file to a SpooledTemporaryFile but caps neither a file's size
-nor tells "too many files" apart from other errors. This subclass stops storing a file's bytes
-one byte past the per-file limit (the rest is counted and dropped, so the resolver reports
-TOO_LARGE without the file ever being held whole), and refuses extra files with their own code.
+python-multipart does the parsing; this module decides where the bytes go. A file part is kept
+in memory up to `MEMORY_PER_FILE` (one write of it at storing time, in the store's worker
+thread); past that it moves to a spool file the blob store hands out, on the same file system
+as the images, so storing it is a hard link rather than a second copy of megabytes. Spool
+writes run in a worker thread, one trip per chunk the network delivered, so a slow disk never
+stalls the event loop.
+
+Limits: a file stops being stored one byte past the per-file limit (the rest is counted and
+dropped, so the resolver reports TOO_LARGE without the file ever being held whole); more files
+than allowed is its own refusal; the non-file fields (`operations`, `map`) are few and small.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import io
+from collections.abc import AsyncIterator, Callable
+from typing import BinaryIO
 
-from starlette.datastructures import FormData, Headers
-from starlette.formparsers import MultiPartException, MultiPartParser
+from anyio import to_thread
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.datastructures import FormData, Headers, UploadFile
 
 from imagehost.http.refusals import RequestRefused
 
 MAX_FIELDS = 16
 MAX_FIELD_BYTES = 1024 * 1024
+MEMORY_PER_FILE = 1024 * 1024
+"""Bytes of one file held in memory before it moves to a spool file (Starlette's default too)."""
+
+Spool = Callable[[], BinaryIO]
 
 
-class CappedMultiPartParser(MultiPartParser):
-    def __init__(
-        self,
-        headers: Headers,
-        stream: AsyncGenerator[bytes, None],
-        *,
-        max_file_bytes: int,
-        max_files: int,
-    ) -> None:
-        super().__init__(
-            headers, stream, max_files=float("inf"), max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_BYTES
-        )
+class _Malformed(Exception):
+    """The body is not a multipart form we can read; the message says why."""
+
+
+class _Part:
+    __slots__ = ("headers", "name", "filename", "chunks", "held", "spool", "received")
+
+    def __init__(self) -> None:
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.name = ""
+        self.filename: str | None = None
+        self.chunks: list[bytes] = []
+        self.held = 0
+        """Bytes kept of this part (a file's stop one past the limit)."""
+        self.spool: BinaryIO | None = None
+        self.received = 0
+
+
+class UploadFormParser:
+    """Callbacks for python-multipart; `form()` then gives Starlette's FormData of fields and files."""
+
+    def __init__(self, spool: Spool, *, max_file_bytes: int, max_files: int) -> None:
+        self.spool = spool
         self.max_file_bytes = max_file_bytes
-        self.max_file_count = max_files
-        self._file_count = 0
-        self._file_bytes = 0
+        self.max_files = max_files
+        self.parts: list[_Part] = []
+        self.to_spool: list[_Part] = []
+        """File parts with chunks waiting to be written to their spool file."""
+        self.ended = False
+        """Whether the closing boundary came: a body cut short must not yield a cut-short file."""
+        self._files = 0
+        self._fields = 0
+        self._part = _Part()
+        self._header_name = bytearray()
+        self._header_value = bytearray()
+
+    def callbacks(self) -> dict[str, Callable[..., None]]:
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_part_data": self.on_part_data,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_end": self.on_end,
+        }
 
     def on_part_begin(self) -> None:
-        super().on_part_begin()
-        self._file_bytes = 0
+        self._part = _Part()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self._part.headers.append((bytes(self._header_name).lower(), bytes(self._header_value)))
+        self._header_name.clear()
+        self._header_value.clear()
 
     def on_headers_finished(self) -> None:
-        super().on_headers_finished()
-        if self._current_part.file is not None:
-            self._file_count += 1
-            if self._file_count > self.max_file_count:
+        part = self._part
+        disposition = next((value for name, value in part.headers if name == b"content-disposition"), b"")
+        _, options = parse_options_header(disposition)
+        if b"name" not in options:
+            raise _Malformed('a part has no Content-Disposition "name"')
+        part.name = _decode(options[b"name"])
+        if b"filename" in options:
+            self._files += 1
+            if self._files > self.max_files:
                 raise RequestRefused(
-                    413,
-                    f"More than {self.max_file_count} files in one request: send them in several requests",
-                    "TOO_MANY_FILES",
+                    413, f"More than {self.max_files} files in one request: send them in several requests", "TOO_MANY_FILES"
                 )
+            part.filename = _decode(options[b"filename"])
+        else:
+            self._fields += 1
+            if self._fields > MAX_FIELDS:
+                raise _Malformed(f"more than {MAX_FIELDS} non-file fields")
+        self.parts.append(part)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
-        if self._current_part.file is None:
-            super().on_part_data(data, start, end)
+        part = self._part
+        part.received += end - start
+        if part.filename is None:
+            if part.received > MAX_FIELD_BYTES:
+                raise _Malformed(f"the field {part.name!r} is larger than {MAX_FIELD_BYTES // 1024} KB")
+            part.chunks.append(data[start:end])
             return
-        room = self.max_file_bytes + 1 - self._file_bytes
-        self._file_bytes += end - start
-        if room > 0:
-            super().on_part_data(data, start, min(end, start + room))
+        room = self.max_file_bytes + 1 - part.held
+        if room <= 0:
+            return
+        chunk = data[start:min(end, start + room)]
+        part.chunks.append(chunk)
+        part.held += len(chunk)
+        if part.held > MEMORY_PER_FILE and (not self.to_spool or self.to_spool[-1] is not part):
+            self.to_spool.append(part)
+
+    def on_end(self) -> None:
+        self.ended = True
+
+    def write_spools(self) -> None:
+        """Move the waiting chunks of large files to their spool files (blocking: run in a thread)."""
+        for part in self.to_spool:
+            if part.spool is None:
+                part.spool = self.spool()
+            part.spool.write(b"".join(part.chunks))
+            part.chunks.clear()
+        self.to_spool.clear()
+
+    def form(self) -> FormData:
+        items: list[tuple[str, str | UploadFile]] = []
+        for part in self.parts:
+            data = b"".join(part.chunks)
+            if part.filename is None:
+                items.append((part.name, _decode(data)))
+                continue
+            file = part.spool if part.spool is not None else io.BytesIO(data)
+            file.seek(0)
+            items.append((part.name, UploadFile(file=file, size=part.held, filename=part.filename, headers=Headers(raw=part.headers))))
+        return FormData(items)
+
+    def close(self) -> None:
+        for part in self.parts:
+            if part.spool is not None:
+                part.spool.close()
 
 
-async def parse_form(headers: Headers, stream: AsyncGenerator[bytes, None], *, max_file_bytes: int, max_files: int) -> FormData:
-    parser = CappedMultiPartParser(headers, stream, max_file_bytes=max_file_bytes, max_files=max_files)
+async def parse_form(
+    headers: Headers, stream: AsyncIterator[bytes], spool: Spool, *, max_file_bytes: int, max_files: int
+) -> FormData:
+    """The form in a multipart body; raises RequestRefused for a body we will not read."""
+    _, params = parse_options_header(headers.get("content-type", ""))
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise RequestRefused(400, "The multipart body has no boundary", "MALFORMED_MULTIPART")
+    form = UploadFormParser(spool, max_file_bytes=max_file_bytes, max_files=max_files)
     try:
-        return await parser.parse()
-    except MultiPartException as error:
-        raise RequestRefused(400, f"The multipart body could not be read: {error}", "MALFORMED_MULTIPART") from None
-    except KeyError:
-        # parse() looks up the boundary parameter without guarding every path.
-        raise RequestRefused(400, "The multipart body has no boundary", "MALFORMED_MULTIPART") from None
+        parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
+        async for chunk in stream:
+            parser.write(chunk)
+            if form.to_spool:
+                await to_thread.run_sync(form.write_spools)
+        parser.finalize()
+        if not form.ended:
+            raise _Malformed("the body ends before its closing boundary")
+        return form.form()
+    except BaseException as error:
+        form.close()
+        if isinstance(error, (_Malformed, FormParserError)):
+            raise RequestRefused(400, f"The multipart body could not be read: {error}", "MALFORMED_MULTIPART") from None
+        raise
+
+
+def _decode(raw: bytes | bytearray) -> str:
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")

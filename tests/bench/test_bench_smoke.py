@@ -15,7 +15,7 @@ import pytest
 from tests.support import require_tool
 
 REPO = Path(__file__).resolve().parents[2]
-SCENARIOS = ("list", "upload", "serve", "delete", "memory")
+SCENARIOS = ("list", "upload", "floor", "serve", "delete", "memory")
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +48,16 @@ def test_every_scenario_reports_figures(quick_results: dict[str, Any]) -> None:
 @pytest.mark.slow
 def test_figures_stand_beside_their_ceilings(quick_results: dict[str, Any]) -> None:
     scenarios = quick_results["scenarios"]
-    for name in ("upload", "serve"):
+    for name in ("upload", "floor", "serve"):
         for row in scenarios[name]:
             assert row["service"]["rps"] > 0 and row["ceiling"]["rps"] > 0, (name, row)
             assert row["service"]["errors"] == 0 and row["ceiling"]["errors"] == 0, (name, row)
             assert row["ratio"] == pytest.approx(row["service"]["rps"] / row["ceiling"]["rps"], rel=0.01)
     assert {row["sample"] for row in scenarios["upload"]} == {"100KB-png", "900KB-jpeg", "2MB-jpeg"}
+    for row in scenarios["upload"]:  # quick mode has one concurrency, the top one
+        stored = row["store_ceiling"]
+        assert stored["rps"] > 0 and stored["errors"] == 0, row
+        assert row["store_ratio"] == pytest.approx(row["service"]["rps"] / stored["rps"], rel=0.01)
     for row in scenarios["list"]:
         assert row["service"]["p50_ms"] > 0 and row["service"]["server_p50_ms"] > 0, row
         assert row["service"]["errors"] == 0, row

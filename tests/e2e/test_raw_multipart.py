@@ -344,6 +344,12 @@ REFUSALS = [
         multipart(*[part for part in single_upload() if part.name != "operations"]),
         id="missing-operations",
     ),
+    pytest.param(
+        # The file part is whole (a valid PNG) but the closing boundary never comes.
+        MULTIPART,
+        multipart(*single_upload()).rsplit(b"\r\n--", 1)[0] + b"\r\n",
+        id="no-closing-boundary",
+    ),
 ]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from imagehost.storage import CatalogError, ImageStore, InvalidCursor, NewImage, StorageError
-from imagehost.storage.file_blobs import FileBlobStore
+from imagehost.storage.file_blobs import FileBlobStore, SpoolFile
 from imagehost.storage.sqlite_catalog import SqliteCatalog
 from tests.imagedata import drawn_png
 
@@ -26,6 +26,11 @@ def new_image(name: str = "a.png", data: bytes | None = None) -> tuple[NewImage,
 def add(store: ImageStore, name: str = "a.png") -> str:
     image, data = new_image(name)
     return store.add_sync(image, io.BytesIO(data)).id
+
+
+def partial_files(store: ImageStore) -> list[Path]:
+    work_dir: Path | None = getattr(store.blobs, "work_dir", None)
+    return sorted(work_dir.iterdir()) if work_dir else []
 
 
 def stored_files(store: ImageStore) -> set[str]:
@@ -227,3 +232,53 @@ def test_workers_starting_together_all_open_a_new_catalog(tmp_path: Path) -> Non
         for process in processes:
             process.join(timeout=30)
         assert [process.exitcode for process in processes] == [0, 0, 0, 0]
+
+
+def test_a_spooled_upload_is_stored_without_a_second_copy(image_store: ImageStore) -> None:
+    image, data = new_image("spooled.png")
+    with image_store.spool() as spool:
+        spool.write(data)
+        spool.seek(0)
+        record = image_store.add_sync(image, spool)
+        again = image_store.add_sync(image, spool)  # one upload mapped into two variables
+        path = image_store.blobs.local_path(record.key)
+        assert path is not None and path.read_bytes() == data
+        if isinstance(image_store.blobs, FileBlobStore):  # the bytes are linked, not copied
+            assert os.fstat(spool.fileno()).st_ino == path.stat().st_ino
+    # Closing the spool leaves no temporary file; both stored images keep their bytes.
+    assert partial_files(image_store) == []
+    for stored in (record, again):
+        kept = image_store.blobs.local_path(stored.key)
+        assert kept is not None and kept.read_bytes() == data and kept.stat().st_mode & 0o777 == 0o644
+    assert stored_files(image_store) == {record.key, again.key}
+
+
+def test_an_unused_spool_leaves_nothing_behind(image_store: ImageStore) -> None:
+    with image_store.spool() as spool:
+        spool.write(b"half an upload")
+    assert partial_files(image_store) == []
+    assert stored_files(image_store) == set()
+    assert image_store.sweep(grace_seconds=0) == 0
+
+
+@pytest.mark.parametrize("missing", ["O_TMPFILE", "/proc"])
+def test_spooled_uploads_are_stored_where_unnamed_files_or_proc_are_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    store = FileBlobStore(tmp_path / "images", tmp_path / "work")
+    if missing == "O_TMPFILE":
+        monkeypatch.delattr(os, "O_TMPFILE")  # as on macOS: a named temporary file instead
+    else:
+        def no_proc(self: SpoolFile, final: Path) -> None:
+            raise FileNotFoundError(2, "No such file or directory", "/proc/self/fd")
+
+        monkeypatch.setattr(SpoolFile, "link_as", no_proc)  # linking fails: the bytes are copied
+    data = drawn_png()
+    with store.spool() as spool:
+        spool.write(data)
+        spool.seek(0)
+        named = list((tmp_path / "work").iterdir())
+        assert len(named) == (1 if missing == "O_TMPFILE" else 0)
+        store.put("A" * 22 + ".png", spool)
+    assert (tmp_path / "images" / ("A" * 22 + ".png")).read_bytes() == data
+    assert list((tmp_path / "work").iterdir()) == []
