@@ -89,7 +89,11 @@ class FileBlobStore:
         handle, temp_name = tempfile.mkstemp(dir=self.work_dir, prefix=PARTIAL_PREFIX, suffix=PARTIAL_SUFFIX)
         try:
             with os.fdopen(handle, "wb") as temp:
-                shutil.copyfileobj(source, temp, COPY_CHUNK)
+                if isinstance(source, io.BytesIO):  # held in memory: write it without a copy
+                    with source.getbuffer() as held, held[source.tell():] as rest:
+                        temp.write(rest)
+                else:
+                    shutil.copyfileobj(source, temp, COPY_CHUNK)
             # mkstemp makes 0600 files; a web server running as another user must read them.
             os.chmod(temp_name, 0o644)
             # link() refuses to replace an existing name, so a key is never overwritten,

@@ -33,8 +33,8 @@ def _is_trusted(peer: str, trusted_proxies: Networks) -> bool:
 def request_origin(request: Request, trusted_proxies: Networks) -> str:
     """`scheme://host[:port]` of the request as the client sent it."""
     headers = request.headers
-    scheme = request.url.scheme
-    host = headers.get("host") or request.url.netloc
+    scheme = request.scope.get("scheme", "http")
+    host = headers.get("host") or request.url.netloc  # building request.url costs more than the lookup
     if _from_trusted_proxy(request, trusted_proxies):
         scheme = _first(headers.get("x-forwarded-proto")) or scheme
         host = _first(headers.get("x-forwarded-host")) or host

@@ -44,7 +44,8 @@ class _Part:
         self.headers: list[tuple[bytes, bytes]] = []
         self.name = ""
         self.filename: str | None = None
-        self.chunks: list[bytes] = []
+        self.chunks: list[memoryview] = []
+        """Views into the network chunks: a file's bytes are copied once, when joined."""
         self.held = 0
         """Bytes kept of this part (a file's stop one past the limit)."""
         self.spool: BinaryIO | None = None
@@ -120,12 +121,12 @@ class UploadFormParser:
         if part.filename is None:
             if part.received > MAX_FIELD_BYTES:
                 raise _Malformed(f"the field {part.name!r} is larger than {MAX_FIELD_BYTES // 1024} KB")
-            part.chunks.append(data[start:end])
+            part.chunks.append(memoryview(data)[start:end])
             return
         room = self.max_file_bytes + 1 - part.held
         if room <= 0:
             return
-        chunk = data[start:min(end, start + room)]
+        chunk = memoryview(data)[start:min(end, start + room)]
         part.chunks.append(chunk)
         part.held += len(chunk)
         if part.held > MEMORY_PER_FILE and (not self.to_spool or self.to_spool[-1] is not part):
