@@ -22,6 +22,7 @@ MEMORY_PEAK_MB = 150.0
 MEMORY_FLAT = 1.20  # our reading of "flat": the peak at 32 clients within 20% of the peak at 8
 
 
+# Targets show ratios to one decimal: rounded to a whole percent, 89.6 % would read "90 %, missed".
 def _target(name: str, goal: str, value: float | None, met: bool | None, shown: str) -> dict[str, Any]:
     return {"name": name, "goal": goal, "value": value, "shown": shown, "met": met}
 
@@ -36,7 +37,7 @@ def evaluate(scenarios: dict[str, Any]) -> list[dict[str, Any]]:
         found.append(_target(label, f">= {UPLOAD_RATIO:.0%} of the ceiling's req/s", value,
                              None if value is None else value >= UPLOAD_RATIO,
                              "not measured" if value is None or row is None else
-                             f"{value:.0%} ({row['service']['rps']} vs {row['ceiling']['rps']} req/s)"))
+                             f"{value:.1%} ({row['service']['rps']} vs {row['ceiling']['rps']} req/s)"))
 
     lists = scenarios.get("list") or []
     at_10k = next((r for r in lists if r["images"] == 10_000 and r["page"] == "first"), None)
@@ -62,7 +63,7 @@ def evaluate(scenarios: dict[str, Any]) -> list[dict[str, Any]]:
     found.append(_target("serve images at c=32", f">= {SERVE_RATIO:.0%} of static Nginx", value,
                          None if value is None else value >= SERVE_RATIO,
                          "not measured" if value is None else
-                         f"{value:.0%} ({serve['service']['rps']} vs {serve['ceiling']['rps']} req/s)"))
+                         f"{value:.1%} ({serve['service']['rps']} vs {serve['ceiling']['rps']} req/s)"))
 
     deletes = scenarios.get("delete") or []
     last = deletes[-1] if len(deletes) > 1 else None
