@@ -25,4 +25,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"]
 
-CMD ["python", "-m", "uvicorn", "--factory", "imagehost.app:create_app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers", "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5"]
+CMD ["python", "-m", "uvicorn", "--factory", "imagehost.app:create_app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers", "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5", "--timeout-keep-alive", "75"]

@@ -22,6 +22,7 @@ from typing import IO
 
 from imagehost.assets import asset_dir
 from imagehost.nginx_config import SiteConfig, render_site, render_stack_main
+from imagehost.stack import worker_command
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -130,6 +131,14 @@ def command_line(pid: int) -> list[str]:
         return []
 
 
+def ceiling_worker_command(port: int) -> list[str]:
+    """Our worker's command line (same uvicorn flags), with the discard app instead of ours."""
+    command = worker_command(port, HOST)
+    app = command.index("--factory")
+    command[app:app + 2] = ["bench.ceiling_app:app", "--app-dir", str(REPO)]
+    return command
+
+
 def nginx_binary() -> str:
     found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin:/sbin")
     if found is None:
@@ -209,13 +218,7 @@ class Ceiling:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "CEILING_STORE_DIR": str(self.store_dir)}
         for port in self.worker_ports:
-            # The flags of imagehost.stack.worker_command, with the discard app instead of ours.
-            self.workers.append(spawn([
-                sys.executable, "-m", "uvicorn", "bench.ceiling_app:app", "--app-dir", str(REPO),
-                "--host", HOST, "--port", str(port),
-                "--no-proxy-headers", "--no-access-log", "--log-level", "warning",
-                "--timeout-graceful-shutdown", "5",
-            ], self._log, env=env))
+            self.workers.append(spawn(ceiling_worker_command(port), self._log, env=env))
 
     def start_nginx(self) -> None:
         assert self._log is not None

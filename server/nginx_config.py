@@ -28,6 +28,10 @@ STACK_MAIN_TEMPLATE = "stack-main.conf.template"
 # Passive health: one refused or broken connection takes a worker out of rotation for a few
 # seconds; a restarted worker is back in about that time.
 PEER_OPTIONS = "max_fails=1 fail_timeout=3s"
+UPSTREAM_IDLE_SECONDS = 60
+"""How long Nginx keeps an idle connection to a worker. Workers must keep theirs open longer
+(imagehost.stack.WORKER_KEEP_ALIVE_SECONDS): if a worker closed first, a request Nginx sent on
+the closing connection would come back as a 502, and a POST is never resent."""
 
 _INLINE_SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
 # Characters that would end or change a quoted Nginx string.
@@ -72,6 +76,7 @@ def render_site(config: SiteConfig) -> str:
     return _render(SITE_TEMPLATE, {
         "IMAGEHOST_NGINX_LISTEN": _plain(config.listen, "listen address"),
         "IMAGEHOST_UPSTREAM_SERVERS": _upstream_lines(config.upstreams, config.resolver),
+        "IMAGEHOST_UPSTREAM_IDLE_SECONDS": str(UPSTREAM_IDLE_SECONDS),
         "IMAGEHOST_IMAGES_DIR": _path(config.images_dir),
         "IMAGEHOST_FRONTEND_DIR": _path(config.frontend_dir),
         "IMAGEHOST_LOG_DIR": _path(config.log_dir),

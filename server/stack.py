@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 
 from imagehost.assets import asset_dir
 from imagehost.nginx_config import (
+    UPSTREAM_IDLE_SECONDS,
     NginxConfigError,
     SiteConfig,
     fetch_graphiql_script_hashes,
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
 WORKER_HOST = "127.0.0.1"
 START_TIMEOUT = 60.0  # a cold start on a busy two-core machine imports Strawberry N times at once
 STOP_TIMEOUT = 10.0
+WORKER_KEEP_ALIVE_SECONDS = UPSTREAM_IDLE_SECONDS + 15  # Nginx closes idle connections first
 QUICK_DEATH = 5.0  # a worker that dies sooner than this after starting is restarted with a back-off
 MAX_BACKOFF = 10.0
 NGINX_FALLBACK_DIRS = ("/usr/sbin", "/usr/local/sbin", "/usr/local/nginx/sbin", "/sbin")
@@ -75,12 +77,14 @@ class _StopRequested(Exception):
 def worker_command(port: int, host: str = WORKER_HOST) -> list[str]:
     """One worker process. The Dockerfile's CMD is this with host 0.0.0.0 and port 8000 (a test
     keeps them equal). Forwarded headers are judged by the app (IMAGEHOST_TRUSTED_PROXIES), so
-    uvicorn's own handling is off; the app writes its own access lines to app.log."""
+    uvicorn's own handling is off; the app writes its own access lines to app.log. Idle
+    connections stay open longer than Nginx keeps them (uvicorn's default is 5 s), so a request
+    never meets a connection the worker is closing."""
     return [
         sys.executable, "-m", "uvicorn", "--factory", "imagehost.app:create_app",
         "--host", host, "--port", str(port),
         "--no-proxy-headers", "--no-access-log", "--log-level", "warning",
-        "--timeout-graceful-shutdown", "5",
+        "--timeout-graceful-shutdown", "5", "--timeout-keep-alive", str(WORKER_KEEP_ALIVE_SECONDS),
     ]
 
 

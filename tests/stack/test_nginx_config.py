@@ -17,6 +17,7 @@ import pytest
 from imagehost import stack as stack_module
 from imagehost.assets import asset_dir
 from imagehost.nginx_config import (
+    UPSTREAM_IDLE_SECONDS,
     NginxConfigError,
     SiteConfig,
     inline_script_hashes,
@@ -24,7 +25,7 @@ from imagehost.nginx_config import (
     render_stack_main,
 )
 from imagehost.settings import load_settings
-from imagehost.stack import run_stack, worker_command
+from imagehost.stack import WORKER_KEEP_ALIVE_SECONDS, run_stack, worker_command
 
 from tests.stack.stack_helpers import nginx_binary, request, run_quietly
 from tests.support import BIN, free_port, wait_for_http
@@ -140,6 +141,15 @@ def test_missing_nginx_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert run_stack(settings, port=free_port(), workers=1) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nginx was not found" in err[0], err
+
+
+def test_nginx_closes_idle_worker_connections_before_the_workers_do(tmp_path: Path) -> None:
+    upstream = re.search(r"upstream imagehost_workers \{(.*?)\}", render_site(_site(tmp_path)), re.DOTALL)
+    assert upstream is not None
+    assert f"keepalive_timeout {UPSTREAM_IDLE_SECONDS}s;" in upstream[1]
+    command = worker_command(8000)
+    assert int(command[command.index("--timeout-keep-alive") + 1]) == WORKER_KEEP_ALIVE_SECONDS
+    assert WORKER_KEEP_ALIVE_SECONDS > UPSTREAM_IDLE_SECONDS
 
 
 def test_the_dockerfile_starts_workers_like_the_stack() -> None:

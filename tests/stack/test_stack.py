@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -99,6 +101,27 @@ def test_requests_are_spread_over_the_workers(stack: Stack) -> None:
     print(f"20 queries over the workers: {dict(spread)}")
     assert sum(spread.values()) == 20
     assert len(spread) == 2 and min(spread.values()) >= 5, spread
+
+
+def test_a_worker_keeps_an_idle_connection_open_past_uvicorns_default(stack: Stack) -> None:
+    """uvicorn closes idle connections after 5 s by default while Nginx reuses them for up to a
+    minute; an upload sent on a connection the worker was closing came back as a 502."""
+    port = next(iter(worker_ports(stack.process.pid)))
+    health = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+    def ask(conn: socket.socket) -> int:
+        conn.sendall(health)
+        reply = http.client.HTTPResponse(conn)
+        reply.begin()
+        reply.read()
+        return reply.status
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        assert ask(conn) == 200
+        time.sleep(6.5)
+        closed_by_worker, _, _ = select.select([conn], [], [], 0)
+        assert not closed_by_worker, "the worker closed a connection idle for 6.5 s"
+        assert ask(conn) == 200
 
 
 def test_a_killed_worker_costs_no_query_and_comes_back(stack: Stack) -> None:
