@@ -24,6 +24,18 @@ LUA = Path(__file__).resolve().parent / "lua"
 WRK_TIMEOUT = "30s"  # wrk's default (2 s) would count a slow 2 MB upload at c=32 as an error
 
 
+def settle_disk() -> None:
+    """Write back what earlier runs left dirty in the page cache before the next timed run.
+
+    A 3 s upload run writes up to ~1 GB of images, while the kernel starts writing back only
+    past 10 % of RAM (or after 30 s): without this, whichever run crossed that line stalled
+    for seconds while the runs before it were flushed (900 KB uploads at c=32 measured
+    0–126 uploads/s that way, 230–250/s with it). Each run then measures the software, not
+    the backlog of the ones before it; the disk's own sustained write speed is not measured.
+    """
+    os.sync()
+
+
 def wrk_binary() -> str:
     found = shutil.which("wrk")
     if found is None:
@@ -33,6 +45,7 @@ def wrk_binary() -> str:
 
 def run_wrk(url: str, script: str, args: list[str], connections: int, seconds: int) -> dict[str, Any]:
     """One bounded wrk run; its figures (requests/s, latency percentiles in ms, errors...)."""
+    settle_disk()
     threads = max(1, min(connections, os.cpu_count() or 2, 2))
     command = [wrk_binary(), "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
                "--timeout", WRK_TIMEOUT, "-s", str(LUA / script), url, "--", *args]

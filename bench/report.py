@@ -31,13 +31,20 @@ def _table(header: list[str], rows: list[list[str]], left: int = 1) -> str:
     return "\n".join(lines)
 
 
+def _probe(meta: dict[str, Any]) -> str:
+    probe = meta.get("cpu_probe_ms")
+    if not probe:
+        return ""
+    return f"a fixed Python loop (CPU probe) took {probe[0]} ms before, {probe[1]} ms after; "
+
+
 def markdown(results: dict[str, Any]) -> str:
     meta = results["meta"]
     scenarios = results["scenarios"]
     parts = [
         f"Run of {meta['finished']} on {meta['cpus']} CPUs ({meta['machine']}), {meta['workers']} workers, "
         f"{meta['plan']['seconds']} s per timed run, median of {meta['plan']['repeat']}; "
-        f"load average {meta['load_before']} before, {meta['load_after']} after; took {meta['seconds']:.0f} s"
+        f"load average {meta['load_before']} before, {meta['load_after']} after; {_probe(meta)}took {meta['seconds']:.0f} s"
         f"{' (quick mode: not comparable)' if meta['quick'] else ''}. Commit `{meta['commit']}`.",
     ]
     if "upload" in scenarios and isinstance(scenarios["upload"], list):

@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.bodies import UPLOAD_OK, Sample, multipart_upload, noise_png
 from bench.fill import Filler
-from bench.loadgen import FixedUploads, RssSampler, run_wrk
+from bench.loadgen import FixedUploads, RssSampler, run_wrk, settle_disk
 from bench.processes import HOST, BenchError, Ceiling, Stack, answers
 
 LIST_QUERY = ("query($after: String) { images(first: 50, after: $after) { totalCount "
@@ -259,6 +259,7 @@ def memory(ctx: Context) -> list[dict[str, Any]]:
     body, content_type = multipart_upload(data, "bench-memory.png")
     rows: list[dict[str, Any]] = []
     for clients in ctx.plan.memory_clients:
+        settle_disk()
         pids = ctx.stack.worker_pids()
         if not pids:
             raise BenchError("no worker processes found under the stack")

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bench.report import markdown
 from tests.support import require_tool
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,3 +75,10 @@ def test_targets_are_judged(quick_results: dict[str, Any]) -> None:
     targets = quick_results["targets"]
     assert len(targets) == 9
     assert all(target["met"] in (True, False, None) and target["goal"] for target in targets)
+
+
+@pytest.mark.slow
+def test_the_run_says_how_fast_the_cpu_was(quick_results: dict[str, Any]) -> None:
+    before, after = quick_results["meta"]["cpu_probe_ms"]
+    assert 0 < before < 60_000 and 0 < after < 60_000
+    assert f"CPU probe) took {before} ms before, {after} ms after" in markdown(quick_results)
