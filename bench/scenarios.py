@@ -233,19 +233,20 @@ def serve(ctx: Context) -> list[dict[str, Any]]:
 # -- delete ----------------------------------------------------------------------------------
 
 def delete(ctx: Context) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for concurrency in ctx.plan.delete_concurrency:
-        runs = []
-        for attempt in range(ctx.plan.repeat):
+    runs: dict[int, list[dict[str, Any]]] = {c: [] for c in ctx.plan.delete_concurrency}
+    for attempt in range(ctx.plan.repeat):
+        for concurrency in ctx.plan.delete_concurrency:  # interleaved: a growing catalog or drift hits all alike
             ids = ctx.filler.add(ctx.plan.delete_ids, f"delete-{concurrency}-{attempt}")
             ids_file = _write(ctx.work_dir / "delete-ids.txt", "\n".join(ids) + "\n")
             run = run_wrk(ctx.graphql, "delete.lua", [str(ids_file)], concurrency, ctx.plan.seconds)
             run["ids_exhausted"] = run["not_found"] > 0  # then req/s is a lower bound
-            runs.append(run)
-        service = median_of(runs)
-        service["ids_exhausted"] = any(run["ids_exhausted"] for run in runs)
+            runs[concurrency].append(run)
+    rows: list[dict[str, Any]] = []
+    for concurrency, its_runs in runs.items():
+        service = median_of(its_runs)
+        service["ids_exhausted"] = any(run["ids_exhausted"] for run in its_runs)
         ctx.progress(f"delete c={concurrency}: {service['rps']} deletes/s, errors {service['errors']}")
-        rows.append({"concurrency": concurrency, "service": service, "runs": runs})
+        rows.append({"concurrency": concurrency, "service": service, "runs": its_runs})
     for row in rows:  # no collapse with concurrency: against the lowest concurrency
         row["reference_concurrency"] = rows[0]["concurrency"]
         row["ratio"] = ratio(row["service"]["rps"], rows[0]["service"]["rps"])
