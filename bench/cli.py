@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     started_at = datetime.now(UTC)
     load_before = _load()
-    probe_before = cpu_probe_ms()
+    probe_before = _cpu_probe_ms()
     root = Path(tempfile.mkdtemp(prefix="imagehost-bench-"))
     stack = Stack(root / "stack", args.workers)
     ceiling: Ceiling | None = None
@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "commit": _version(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]),
             "load_before": load_before,
             "load_after": _load(),
-            "cpu_probe_ms": [probe_before, cpu_probe_ms()],
+            "cpu_probe_ms": [probe_before, _cpu_probe_ms()],
             "plan": dataclasses.asdict(plan),
             "samples": {s.name: {"bytes": len(s.data), "file": s.filename} for s in samples},
         },
@@ -157,7 +157,7 @@ def _say(message: str) -> None:
     print(f"[bench] {message}", flush=True)
 
 
-def cpu_probe_ms() -> float:
+def _cpu_probe_ms() -> float:
     """Best of five runs of a fixed pure-Python loop, in ms: how fast the CPU is right now. Ratios
     cancel the machine's speed out, absolute figures (the list target) do not; this says which
     kind of day a run had."""

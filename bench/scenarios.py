@@ -235,7 +235,8 @@ def serve(ctx: Context) -> list[dict[str, Any]]:
 def delete(ctx: Context) -> list[dict[str, Any]]:
     runs: dict[int, list[dict[str, Any]]] = {c: [] for c in ctx.plan.delete_concurrency}
     for attempt in range(ctx.plan.repeat):
-        for concurrency in ctx.plan.delete_concurrency:  # interleaved: a growing catalog or drift hits all alike
+        # Interleaved, so the catalog's growth and the machine's drift hit every concurrency alike.
+        for concurrency in ctx.plan.delete_concurrency:
             ids = ctx.filler.add(ctx.plan.delete_ids, f"delete-{concurrency}-{attempt}")
             ids_file = _write(ctx.work_dir / "delete-ids.txt", "\n".join(ids) + "\n")
             run = run_wrk(ctx.graphql, "delete.lua", [str(ids_file)], concurrency, ctx.plan.seconds)
