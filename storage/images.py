@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import BinaryIO
 
-from anyio import CapacityLimiter, to_thread
+from anyio import to_thread
 
+from imagehost.storage.batching import Batched
 from imagehost.storage.errors import BlobExists, StorageError
 from imagehost.storage.protocols import BlobStore, Catalog
 from imagehost.storage.records import ImageRecord, NewImage, Page
@@ -34,7 +36,7 @@ class ImageStore:
     def __init__(self, blobs: BlobStore, catalog: Catalog) -> None:
         self.blobs = blobs
         self.catalog = catalog
-        self._deleters: CapacityLimiter | None = None
+        self._deletes: Batched[str, ImageRecord | None] = Batched(self.delete_many_sync)
 
     def spool(self) -> BinaryIO:
         """Where an upload's bytes should go while it is received and judged (see BlobStore.spool)."""
@@ -77,22 +79,27 @@ class ImageStore:
         return await to_thread.run_sync(self.catalog.count)
 
     async def delete(self, image_id: str) -> ImageRecord | None:
-        # Catalog writes take turns anyway; one thread for them keeps waiting deletes in the
-        # event loop instead of parking a thread each on the write lock.
-        if self._deleters is None:
-            self._deleters = CapacityLimiter(1)
-        return await to_thread.run_sync(self.delete_sync, image_id, limiter=self._deleters)
+        """Remove the image; None when there was none.
+
+        Deletes arriving while others are in progress are done together (see `Batched`): the
+        catalog takes writes one at a time anyway, and one transaction for many is cheaper.
+        """
+        return await self._deletes(image_id)
 
     def delete_sync(self, image_id: str) -> ImageRecord | None:
-        # The record goes first: from then on nobody is handed the URL, and bytes left behind
+        return self.delete_many_sync([image_id])[0]
+
+    def delete_many_sync(self, image_ids: Sequence[str]) -> list[ImageRecord | None]:
+        # The records go first: from then on nobody is handed their URLs, and bytes left behind
         # by a failure here are an orphan that `sweep` removes, never a dangling entry.
-        record = self.catalog.remove(image_id)
-        if record is not None:
-            try:
-                self.blobs.delete(record.key)
-            except StorageError:
-                logger.exception("image %s: record deleted, bytes left for the sweep", image_id)
-        return record
+        records = self.catalog.remove_many(image_ids)
+        for image_id, record in zip(image_ids, records, strict=True):
+            if record is not None:
+                try:
+                    self.blobs.delete(record.key)
+                except StorageError:
+                    logger.exception("image %s: record deleted, bytes left for the sweep", image_id)
+        return records
 
     async def check(self) -> None:
         await to_thread.run_sync(self.check_sync)

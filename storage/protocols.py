@@ -6,6 +6,7 @@ PostgreSQL clients), and `ImageStore` runs them in worker threads so the event l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -51,8 +52,8 @@ class Catalog(Protocol):
 
     def get(self, image_id: str) -> ImageRecord | None: ...
 
-    def remove(self, image_id: str) -> ImageRecord | None:
-        """Remove and return the record; None when there was none."""
+    def remove_many(self, image_ids: Sequence[str]) -> list[ImageRecord | None]:
+        """Remove the records in one transaction; each removed record, or None where there was none."""
 
     def page(self, first: int, after: str | None) -> Page: ...
 

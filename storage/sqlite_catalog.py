@@ -7,7 +7,7 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -75,6 +75,18 @@ def _to_record(row: sqlite3.Row) -> ImageRecord:
     )
 
 
+@contextmanager
+def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction: committed when the block ends, rolled back if it raises."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
 class SqliteCatalog:
     """One connection per thread; every statement runs in autocommit or an explicit transaction."""
 
@@ -132,18 +144,13 @@ class SqliteCatalog:
             raise CatalogError(f"cannot open the catalog at {self.path}: {error}") from error
 
     def _create_schema(self, connection: sqlite3.Connection) -> None:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(connection):
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version < SCHEMA_VERSION:
                 for statement in SCHEMA.split(";\n"):
                     if statement.strip():
                         connection.execute(statement)
                 connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
 
     def add(self, record: ImageRecord) -> None:
         row = (
@@ -169,15 +176,17 @@ class SqliteCatalog:
         row = self._read_one(f"SELECT {COLUMNS} FROM images WHERE id = ?", (image_id,))
         return _to_record(row) if row else None
 
-    def remove(self, image_id: str) -> ImageRecord | None:
+    def remove_many(self, image_ids: Sequence[str]) -> list[ImageRecord | None]:
+        connection = self._connection()
         try:
-            with self._writing():
-                row = self._connection().execute(
-                    f"DELETE FROM images WHERE id = ? RETURNING {COLUMNS}", (image_id,)
-                ).fetchone()
+            with self._writing(), _transaction(connection):
+                rows = [
+                    connection.execute(f"DELETE FROM images WHERE id = ? RETURNING {COLUMNS}", (image_id,)).fetchone()
+                    for image_id in image_ids
+                ]
         except sqlite3.Error as error:
-            raise CatalogError(f"could not delete image {image_id}: {error}") from error
-        return _to_record(row) if row else None
+            raise CatalogError(f"could not delete images {', '.join(image_ids)}: {error}") from error
+        return [_to_record(row) if row else None for row in rows]
 
     def page(self, first: int, after: str | None) -> Page:
         before_seq = decode_cursor(after) if after is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import multiprocessing
 import os
@@ -10,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from imagehost.storage import CatalogError, ImageStore, InvalidCursor, NewImage, StorageError
@@ -166,6 +168,53 @@ def test_delete_removes_bytes_and_record(image_store: ImageStore) -> None:
     assert image_store.catalog.get(record_id) is None
     assert stored_files(image_store) == set()
     assert image_store.delete_sync(record_id) is None
+
+
+def test_delete_many_answers_each_id_in_order(image_store: ImageStore) -> None:
+    first, second, kept = add(image_store), add(image_store), add(image_store)
+    records = image_store.delete_many_sync([first, "B" * 22, second, first])
+    assert [record.id if record else None for record in records] == [first, None, second, None]
+    assert image_store.catalog.ids() == {kept}
+    assert {key.split(".")[0] for key in stored_files(image_store)} == {kept}
+    assert image_store.catalog.count() == 1
+
+
+def test_deletes_waiting_for_the_catalog_go_together(image_store: ImageStore) -> None:
+    """While the catalog is busy, the deletes that arrive queue up and then run as one batch."""
+    ids = [add(image_store, f"{n}.png") for n in range(12)]
+    batches: list[list[str]] = []
+    remove_many = image_store.catalog.remove_many
+
+    def recording_remove_many(image_ids: Any) -> Any:
+        batches.append(list(image_ids))
+        return remove_many(image_ids)
+
+    image_store.catalog.remove_many = recording_remove_many  # type: ignore[method-assign]
+    lock_path = image_store.catalog.path.with_suffix(".lock")  # type: ignore[attr-defined]
+    answers: dict[str, str | None] = {}
+
+    async def delete(image_id: str) -> None:
+        record = await image_store.delete(image_id)
+        answers[image_id] = record.id if record else None
+
+    async def main() -> None:
+        descriptor = os.open(lock_path, os.O_RDWR)
+        fcntl.flock(descriptor, fcntl.LOCK_EX)  # another process is writing the catalog
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(delete, ids[0])
+                await anyio.sleep(0.1)  # its batch is in a worker thread, waiting for the lock
+                for image_id in ids[1:]:
+                    tasks.start_soon(delete, image_id)
+                await anyio.sleep(0.1)
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+        finally:
+            os.close(descriptor)
+
+    anyio.run(main)
+    assert answers == {image_id: image_id for image_id in ids}
+    assert batches == [ids[:1], ids[1:]]
+    assert image_store.catalog.count() == 0 and stored_files(image_store) == set()
 
 
 def test_count_follows_adds_and_deletes(image_store: ImageStore) -> None:
