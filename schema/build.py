@@ -17,7 +17,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.utils.await_maybe import await_maybe
 from strawberry.utils.operation import get_first_operation, get_operation_type
 
-from imagehost.schema.execution import LeafFieldExecutionContext
+from imagehost.schema.execution import PlainDataExecutionContext
 from imagehost.schema.operations import Mutation, Query
 
 MAX_BATCH_OPERATIONS = 10
@@ -111,6 +111,6 @@ def build_schema() -> strawberry.Schema:
     return ImagehostSchema(
         query=Query,
         mutation=Mutation,
-        execution_context_class=LeafFieldExecutionContext,
+        execution_context_class=PlainDataExecutionContext,
         config=StrawberryConfig(batching_config={"max_operations": MAX_BATCH_OPERATIONS}),
     )
