@@ -84,15 +84,23 @@ def test_a_batch_returning_too_few_results_fails_its_calls() -> None:
         anyio.run(batched, "x")
 
 
+class Callers:
+    """Callers of one `Batched`, each in a cancel scope of its own; their answers by item."""
+
+    def __init__(self, batched: Batched[str, str]) -> None:
+        self.batched = batched
+        self.answers: dict[str, str] = {}
+        self.scopes: dict[str, anyio.CancelScope] = {}
+
+    async def call(self, item: str) -> None:
+        with anyio.CancelScope() as self.scopes[item]:
+            self.answers[item] = await self.batched(item)
+
+
 def test_a_caller_cancelled_while_its_batch_runs_does_not_strand_the_others() -> None:
     recorder = Recorder(hold=(1, 2))
-    batched: Batched[str, str] = Batched(recorder)
-    answers: dict[str, str] = {}
-    scopes: dict[str, anyio.CancelScope] = {}
-
-    async def one(item: str) -> None:
-        with anyio.CancelScope() as scopes[item]:
-            answers[item] = await batched(item)
+    callers = Callers(Batched(recorder))
+    one, scopes, answers = callers.call, callers.scopes, callers.answers
 
     async def main() -> None:
         async with anyio.create_task_group() as tasks:
@@ -115,13 +123,8 @@ def test_a_caller_cancelled_while_its_batch_runs_does_not_strand_the_others() ->
 
 def test_a_call_cancelled_before_its_batch_started_is_not_run() -> None:
     recorder = Recorder()
-    batched: Batched[str, str] = Batched(recorder)
-    answers: dict[str, str] = {}
-    scopes: dict[str, anyio.CancelScope] = {}
-
-    async def one(item: str) -> None:
-        with anyio.CancelScope() as scopes[item]:
-            answers[item] = await batched(item)
+    callers = Callers(Batched(recorder))
+    one, scopes, answers = callers.call, callers.scopes, callers.answers
 
     async def main() -> None:
         async with anyio.create_task_group() as tasks:
