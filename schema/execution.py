@@ -175,8 +175,8 @@ class PlainDataExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def _field_plan(self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList) -> _Field | None:
         cached = self._field_plans.get(id(field_details_list))
         if cached is None:
-            cached = (field_details_list, self._plan_field(parent_type, field_details_list))
-            self._field_plans[id(field_details_list)] = cached
+            plan = self._plan_field(parent_type, field_details_list)
+            cached = self._field_plans[id(field_details_list)] = (field_details_list, plan)
         return cached[1]
 
     def _plan_field(self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList) -> _Field | None:
