@@ -23,6 +23,9 @@ PILLOW_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", 
 
 
 class RejectionCode(enum.Enum):
+    QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
+    STORAGE_FULL = "STORAGE_FULL"
+    RATE_LIMITED = "RATE_LIMITED"
     UNSUPPORTED_TYPE = "UNSUPPORTED_TYPE"
     TOO_LARGE = "TOO_LARGE"
     INVALID_IMAGE = "INVALID_IMAGE"

