@@ -21,12 +21,13 @@ from typing import Any
 
 from imagehost.settings import load_settings
 
+from bench.baseline import baseline_installation
 from bench.bodies import upload_samples
 from bench.fill import Filler
 from bench.processes import REPO, BenchError, Ceiling, Stack, nginx_binary
 from bench.report import chart, markdown, update_docs
 from bench.scenarios import FULL, QUICK, SCENARIOS, Context
-from bench.targets import evaluate
+from bench.targets import evaluate, evaluate_issue12
 
 
 class _Stopped(Exception):
@@ -50,7 +51,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="page whose generated table is replaced")
     parser.add_argument("--no-docs", action="store_true", help="leave docs/performance.md alone")
     parser.add_argument("--keep", action="store_true", help="keep the run folder (images, logs) for a look")
-    parser.add_argument("--max-seconds", type=int, default=900, help="stop everything after this long")
+    parser.add_argument("--max-seconds", type=int, default=1200, help="stop everything after this long")
+    parser.add_argument("--baseline-worktree", type=Path, metavar="DIR",
+                        help="another checkout (e.g. a git worktree of main): its stack is measured too, "
+                             "interleaved with ours, in the upload and floor scenarios")
+    parser.add_argument("--baseline-venv", type=Path, metavar="VENV",
+                        help="the virtualenv the baseline is installed in (default DIR/.venv)")
     return parser.parse_args(argv)
 
 
@@ -69,29 +75,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     probe_before = _cpu_probe_ms()
     root = Path(tempfile.mkdtemp(prefix="imagehost-bench-"))
     stack = Stack(root / "stack", args.workers)
+    baseline: Stack | None = None
+    baseline_facts: dict[str, Any] | None = None
     ceiling: Ceiling | None = None
     scenarios: dict[str, Any] = {}
     try:
+        if args.baseline_worktree is not None:
+            installation, baseline_facts = baseline_installation(args.baseline_worktree, args.baseline_venv)
+            baseline = Stack(root / "baseline", args.workers, installation)
+            _say(f"baseline: {baseline_facts['commit']} from {baseline_facts['worktree']} "
+                 f"(imagehost from {baseline_facts['imports_from']})")
         _say(f"run folder {root}; starting imagehost stack ({args.workers} workers) and the ceilings")
         stack.spawn()
+        if baseline is not None:
+            baseline.spawn()
         settings = load_settings(environ={"IMAGEHOST_IMAGES_DIR": str(stack.images_dir),
                                           "IMAGEHOST_LOG_DIR": str(stack.log_dir)}, env_file=root / "none")
         ceiling = Ceiling(root / "ceiling", args.workers, stack.images_dir, settings.max_body_bytes)
         ceiling.spawn_workers()  # both start at once: start-up is mostly importing
         samples = upload_samples()
         _say("samples: " + ", ".join(f"{s.name} = {len(s.data):,} bytes" for s in samples))
-        try:
-            stack.wait_ready()
-        except BenchError:
-            _say(stack.output())
-            raise
+        stack.wait_ready()
+        if baseline is not None:
+            baseline.wait_ready()
         ceiling.start_nginx()
         _say(f"ready in {time.monotonic() - started:.1f} s: stack {stack.url}, "
-             f"ceiling {ceiling.proxy_url} (proxy) and {ceiling.static_url} (static)")
+             f"ceiling {ceiling.proxy_url} (proxy) and {ceiling.static_url} (static)"
+             + (f", baseline {baseline.url}" if baseline is not None else ""))
         work = root / "work"
         work.mkdir()
         filler = Filler(stack.images_dir, work, samples[0].data)
-        context = Context(plan, stack, ceiling, filler, work, samples, _say)
+        context = Context(plan, stack, ceiling, filler, work, samples, _say, baseline)
         for name in chosen:
             began = time.monotonic()
             try:
@@ -111,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ceiling is not None:
             ceiling.stop()
         stack.stop()
+        if baseline is not None:
+            baseline.stop()
         if args.keep:
             _say(f"kept {root}")
         else:
@@ -133,10 +149,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cpu_probe_ms": [probe_before, _cpu_probe_ms()],
             "plan": dataclasses.asdict(plan),
             "samples": {s.name: {"bytes": len(s.data), "file": s.filename} for s in samples},
+            "baseline": baseline_facts,
         },
         "scenarios": scenarios,
     }
-    results["targets"] = evaluate({k: v for k, v in scenarios.items() if isinstance(v, list)})
+    measured = {k: v for k, v in scenarios.items() if isinstance(v, list)}
+    results["targets"] = evaluate(measured) + evaluate_issue12(measured)
     table = markdown(results)
     print("\n" + table)
     args.results_dir.mkdir(parents=True, exist_ok=True)

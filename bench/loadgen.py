@@ -36,6 +36,13 @@ def settle_disk() -> None:
     os.sync()
 
 
+def percentile(values: list[float], fraction: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 2)
+
+
 def wrk_binary() -> str:
     found = shutil.which("wrk")
     if found is None:

@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -28,6 +29,12 @@ REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 START_TIMEOUT = 120.0  # two workers importing Strawberry at once on a busy two-core machine
 STOP_TIMEOUT = 15.0
+SERVER_SETTINGS = {
+    # Uploads are refused below this much free disk (issue 12 sets a 1 GiB default floor); the
+    # bench's own images would cross a 1 GiB floor on a small disk and measure refusals instead.
+    "IMAGEHOST_MIN_FREE_BYTES": str(1024 * 1024),
+}
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class BenchError(Exception):
@@ -131,6 +138,35 @@ def command_line(pid: int) -> list[str]:
         return []
 
 
+def cpu_ms(pid: int) -> float:
+    """User + system CPU time the process has used so far, in ms (0 once it is gone)."""
+    try:
+        fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) * 1000 / _CLOCK_TICKS
+
+
+def option_value(command: list[str], option: str) -> str | None:
+    return command[command.index(option) + 1] if option in command[:-1] else None
+
+
+@dataclass(frozen=True)
+class Installation:
+    """Which `imagehost` a server is started from, and the environment it gets: ours (this
+    interpreter's), or another checkout's own virtualenv (the A/B baseline)."""
+
+    command: tuple[str, ...]
+    env: dict[str, str]
+    label: str = "ours"
+
+
+def our_installation() -> Installation:
+    script = Path(sys.executable).parent / "imagehost"
+    command = (str(script),) if script.exists() else (sys.executable, "-m", "imagehost")
+    return Installation(command, dict(os.environ))
+
+
 def ceiling_worker_command(port: int) -> list[str]:
     """Our worker's command line (same uvicorn flags), with the discard app instead of ours."""
     command = worker_command(port, HOST)
@@ -149,37 +185,63 @@ def nginx_binary() -> str:
 class Stack:
     """`imagehost stack --port P --workers N` with its images and logs in `root`."""
 
-    def __init__(self, root: Path, workers: int) -> None:
+    def __init__(self, root: Path, workers: int, installation: Installation | None = None) -> None:
         self.root = root
         self.workers = workers
+        self.installation = installation or our_installation()
         self.images_dir = root / "images"
         self.log_dir = root / "logs"
+        self.app_log = self.log_dir / "app.log"
+        self.edge_log: Path | None = self.log_dir / "nginx" / "access.log"
         self.port = free_ports(1)[0]
         self.url = f"http://{HOST}:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
         self.known_pids: set[int] = set()
         self._log: IO[bytes] | None = None
 
+    def command(self) -> list[str]:
+        return [*self.installation.command, "stack", "--port", str(self.port), "--workers", str(self.workers)]
+
     def spawn(self) -> None:
         self.images_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        script = Path(sys.executable).parent / "imagehost"
-        command = [str(script)] if script.exists() else [sys.executable, "-m", "imagehost"]
-        env = {**os.environ, "IMAGEHOST_IMAGES_DIR": str(self.images_dir),
+        env = {**self.installation.env, **SERVER_SETTINGS, "IMAGEHOST_IMAGES_DIR": str(self.images_dir),
                "IMAGEHOST_LOG_DIR": str(self.log_dir)}
-        self._log = (self.root / "stack.out").open("wb")
+        self._log = (self.root / "stack.out").open("ab")
         # cwd = the run folder, so no `.env` of the clone changes the settings.
-        self.process = spawn([*command, "stack", "--port", str(self.port), "--workers", str(self.workers)],
-                             self._log, env=env, cwd=self.root)
+        self.process = spawn(self.command(), self._log, env=env, cwd=self.root)
 
     def wait_ready(self) -> None:
         assert self.process is not None
-        wait_until_answers([f"{self.url}/healthz"], [self.process], "imagehost stack")
-        self.known_pids = descendants(self.process.pid)
+        what = f"imagehost {self.command()[len(self.installation.command)]} ({self.installation.label})"
+        try:
+            wait_until_answers([f"{self.url}/healthz"], [self.process], what)
+        except BenchError:
+            print(self.output(), flush=True)
+            raise
+        self.known_pids |= descendants(self.process.pid)
 
     def worker_pids(self) -> list[int]:
         assert self.process is not None
         return [pid for pid in children(self.process.pid) if "uvicorn" in " ".join(command_line(pid))]
+
+    def recover(self, busy: list[int]) -> str:
+        """SIGKILL the workers still busy with an attack; the stack starts new ones on the same
+        ports. Back when each worker answers again."""
+        assert self.process is not None
+        busy = [pid for pid in busy if pid in self.worker_pids()]  # still ours, not a reused pid
+        kill_pids(set(busy))
+        self.known_pids -= set(busy)  # gone: their pids may be another process's by the end
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            pids = [pid for pid in self.worker_pids() if pid not in busy]
+            ports = [option_value(command_line(pid), "--port") for pid in pids]
+            if len(pids) == self.workers and all(ports) and all(
+                    answers(f"http://{HOST}:{port}/healthz") for port in ports):
+                self.known_pids |= descendants(self.process.pid)
+                return f"killed {len(busy)} busy worker(s); the stack replaced them"
+            time.sleep(0.2)
+        raise BenchError(f"the stack did not replace {len(busy)} killed worker(s) within {START_TIMEOUT:.0f} s")
 
     def output(self) -> str:
         path = self.root / "stack.out"
@@ -191,6 +253,31 @@ class Stack:
         kill_pids(self.known_pids)
         if self._log is not None:
             self._log.close()
+
+
+class Serve(Stack):
+    """`imagehost serve --port P`: the one-process shape, no Nginx in front."""
+
+    def __init__(self, root: Path, installation: Installation | None = None) -> None:
+        super().__init__(root, 1, installation)
+        self.edge_log = None
+
+    def command(self) -> list[str]:
+        return [*self.installation.command, "serve", "--host", HOST, "--port", str(self.port)]
+
+    def worker_pids(self) -> list[int]:
+        assert self.process is not None
+        return [self.process.pid] if self.process.poll() is None else []
+
+    def recover(self, busy: list[int]) -> str:
+        """Restart the process (same port, folders and catalog)."""
+        stop(self.process, signal.SIGKILL)
+        self.known_pids.clear()  # all gone with its process group
+        if self._log is not None:
+            self._log.close()
+        self.spawn()
+        self.wait_ready()
+        return "killed the busy server and started it again"
 
 
 class Ceiling:

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.abuse import Target, fill_to, run_abuse
+from bench.attacks import FULL_ABUSE, QUICK_ABUSE, AbusePlan
 from bench.bodies import UPLOAD_OK, Sample, multipart_upload, noise_png
 from bench.fill import Filler
-from bench.loadgen import FixedUploads, RssSampler, run_wrk, settle_disk
-from bench.processes import HOST, BenchError, Ceiling, Stack, answers
+from bench.loadgen import FixedUploads, RssSampler, percentile, run_wrk, settle_disk
+from bench.processes import HOST, BenchError, Ceiling, Serve, Stack, answers
 
 LIST_QUERY = ("query($after: String) { images(first: 50, after: $after) { totalCount "
               "pageInfo { hasNextPage endCursor } edges { cursor node { id filename contentType "
@@ -40,16 +42,19 @@ class Plan:
     memory_clients: tuple[int, ...]
     memory_uploads_per_client: int
     memory_file_bytes: int
+    abuse: AbusePlan
 
 
 FULL = Plan(seconds=3, repeat=3, warmup_seconds=1, upload_concurrency=(1, 8, 32),
             catalog_sizes=(1_000, 10_000, 100_000), list_seconds=2, serve_concurrency=32,
             serve_files=256, delete_concurrency=(8, 32), delete_ids=12_000,
-            memory_clients=(8, 32), memory_uploads_per_client=2, memory_file_bytes=10 * 1024 * 1024)
+            memory_clients=(8, 32), memory_uploads_per_client=2, memory_file_bytes=10 * 1024 * 1024,
+            abuse=FULL_ABUSE)
 QUICK = Plan(seconds=1, repeat=1, warmup_seconds=0, upload_concurrency=(8,),
              catalog_sizes=(100, 1_000), list_seconds=1, serve_concurrency=32, serve_files=32,
              delete_concurrency=(8, 32), delete_ids=1_500,
-             memory_clients=(2, 4), memory_uploads_per_client=1, memory_file_bytes=2 * 1000 * 1000)
+             memory_clients=(2, 4), memory_uploads_per_client=1, memory_file_bytes=2 * 1000 * 1000,
+             abuse=QUICK_ABUSE)
 
 
 @dataclass
@@ -61,6 +66,8 @@ class Context:
     work_dir: Path
     samples: list[Sample]
     progress: Callable[[str], None]
+    baseline: Stack | None = None
+    """The other checkout's stack (`--baseline-worktree`), measured interleaved with ours."""
 
     @property
     def graphql(self) -> str:
@@ -98,7 +105,7 @@ def upload(ctx: Context) -> list[dict[str, Any]]:
     for sample in ctx.samples:
         body, content_type = multipart_upload(sample.data, sample.filename)
         args = [str(_write(ctx.work_dir / f"upload-{sample.name}.body", body)), content_type, UPLOAD_OK]
-        targets = {"service": ctx.graphql, "ceiling": f"{ctx.ceiling.proxy_url}/graphql",
+        targets = {**_baseline_target(ctx), "service": ctx.graphql, "ceiling": f"{ctx.ceiling.proxy_url}/graphql",
                    "store_ceiling": f"{ctx.ceiling.proxy_url}/graphql?store"}
         if ctx.plan.warmup_seconds:
             for url in targets.values():
@@ -106,26 +113,44 @@ def upload(ctx: Context) -> list[dict[str, Any]]:
         top = max(ctx.plan.upload_concurrency)
         for concurrency in ctx.plan.upload_concurrency:
             # The store-only ceiling explains the gap; it is measured where the targets are.
-            names = list(targets) if concurrency == top else ["service", "ceiling"]
+            names = [name for name in targets if concurrency == top or name != "store_ceiling"]
             runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
             for _ in range(ctx.plan.repeat):
-                for name in names:  # interleaved: drift hits all alike
+                for name in names:  # interleaved (baseline, ours, ceilings): drift hits all alike
                     run = run_wrk(targets[name], "post.lua", args, concurrency, ctx.plan.seconds)
                     run["mbps"] = round(run["rps"] * len(sample.data) / 1e6, 2)
                     runs[name].append(run)
             service, ceiling = median_of(runs["service"]), median_of(runs["ceiling"])
-            row = {"sample": sample.name, "file_bytes": len(sample.data), "concurrency": concurrency,
+            row: dict[str, Any] = {"sample": sample.name, "file_bytes": len(sample.data), "concurrency": concurrency,
                    "service": service, "ceiling": ceiling,
                    "ratio": ratio(service["rps"], ceiling["rps"]), "runs": runs}
             if "store_ceiling" in runs:
                 row["store_ceiling"] = median_of(runs["store_ceiling"])
                 row["store_ratio"] = ratio(service["rps"], row["store_ceiling"]["rps"])
+            _beside_baseline(row, runs)
             ctx.progress(f"upload {sample.name} c={concurrency}: {service['rps']} req/s, "
                          f"ceiling {ceiling['rps']} req/s"
                          + (f", store-only ceiling {row['store_ceiling']['rps']} req/s" if "store_ceiling" in row else "")
-                         + f", errors {service['errors']}")
+                         + _baseline_note(row) + f", errors {service['errors']}")
             rows.append(row)
     return rows
+
+
+def _baseline_target(ctx: Context) -> dict[str, str]:
+    """The baseline's /graphql, first in each round of interleaved runs, when there is one."""
+    return {"baseline": f"{ctx.baseline.url}/graphql"} if ctx.baseline is not None else {}
+
+
+def _beside_baseline(row: dict[str, Any], runs: dict[str, list[dict[str, Any]]]) -> None:
+    if "baseline" in runs:
+        row["baseline"] = median_of(runs["baseline"])
+        row["vs_baseline"] = ratio(row["service"]["rps"], row["baseline"]["rps"])
+
+
+def _baseline_note(row: dict[str, Any]) -> str:
+    if "baseline" not in row:
+        return ""
+    return f", baseline {row['baseline']['rps']} req/s ({row['vs_baseline']}x)"
 
 
 # -- floor -----------------------------------------------------------------------------------
@@ -138,18 +163,22 @@ def floor(ctx: Context) -> list[dict[str, Any]]:
     beside the discard ceiling with the same body: what the framework alone leaves of the ceiling.
     No upload can be faster than this, so it bounds what any upload figure can reach."""
     args = [str(_write(ctx.work_dir / "floor.json", FLOOR_QUERY)), "application/json", '"__typename"']
-    targets = {"service": ctx.graphql, "ceiling": f"{ctx.ceiling.proxy_url}/graphql"}
+    targets = {**_baseline_target(ctx), "service": ctx.graphql, "ceiling": f"{ctx.ceiling.proxy_url}/graphql"}
     concurrency = max(ctx.plan.upload_concurrency)
     if ctx.plan.warmup_seconds:
-        run_wrk(targets["service"], "post.lua", args, 8, ctx.plan.warmup_seconds)
-    runs: dict[str, list[dict[str, Any]]] = {"service": [], "ceiling": []}
+        for name in ("baseline", "service"):
+            if name in targets:
+                run_wrk(targets[name], "post.lua", args, 8, ctx.plan.warmup_seconds)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
     for _ in range(ctx.plan.repeat):
         for name, url in targets.items():
             runs[name].append(run_wrk(url, "post.lua", args, concurrency, ctx.plan.seconds))
     service, ceiling = median_of(runs["service"]), median_of(runs["ceiling"])
-    ctx.progress(f"floor c={concurrency}: {service['rps']} req/s, ceiling {ceiling['rps']} req/s")
-    return [{"query": "{ __typename }", "concurrency": concurrency, "service": service, "ceiling": ceiling,
-             "ratio": ratio(service["rps"], ceiling["rps"]), "runs": runs}]
+    row: dict[str, Any] = {"query": "{ __typename }", "concurrency": concurrency, "service": service, "ceiling": ceiling,
+           "ratio": ratio(service["rps"], ceiling["rps"]), "runs": runs}
+    _beside_baseline(row, runs)
+    ctx.progress(f"floor c={concurrency}: {service['rps']} req/s, ceiling {ceiling['rps']} req/s" + _baseline_note(row))
+    return [row]
 
 
 # -- list ------------------------------------------------------------------------------------
@@ -160,13 +189,6 @@ def server_times(app_log: Path, offset: int) -> list[float]:
         log.seek(offset)
         text = log.read().decode(errors="replace")
     return [float(match[1]) for match in _SERVER_TIME.finditer(text)]
-
-
-def percentile(values: list[float], fraction: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 2)
 
 
 def listing(ctx: Context) -> list[dict[str, Any]]:
@@ -282,6 +304,31 @@ def memory(ctx: Context) -> list[dict[str, Any]]:
     return rows
 
 
+# -- abuse -----------------------------------------------------------------------------------
+
+def abuse(ctx: Context) -> list[dict[str, Any]]:
+    """Issue 12's attacks against the stack and (full run) `imagehost serve`; see bench/abuse.py."""
+    plan = ctx.plan.abuse
+    targets: dict[str, tuple[Target, Filler]] = {}
+    serve: Serve | None = None
+    try:
+        if "stack" in plan.targets:
+            targets["stack"] = (ctx.stack, ctx.filler)
+        if "serve" in plan.targets:
+            serve = Serve(ctx.work_dir.parent / "serve")
+            serve.images_dir.mkdir(parents=True)
+            # Filled before it starts, so it starts on rows and files that agree.
+            filler = Filler(serve.images_dir, ctx.work_dir / "serve-fill", ctx.samples[0].data)
+            fill_to(filler, plan.images_first)
+            serve.spawn()
+            serve.wait_ready()
+            targets["serve"] = (serve, filler)
+        return run_abuse(plan, targets, ctx.progress)
+    finally:
+        if serve is not None:
+            serve.stop()
+
+
 SCENARIOS: dict[str, Callable[[Context], list[dict[str, Any]]]] = {
     "list": listing,  # first, on an empty catalog, so its sizes are exact
     "upload": upload,
@@ -289,4 +336,5 @@ SCENARIOS: dict[str, Callable[[Context], list[dict[str, Any]]]] = {
     "serve": serve,  # serves what `upload` stored
     "delete": delete,
     "memory": memory,
+    "abuse": abuse,  # last: an attack that is not refused yet may leave a worker replaced
 }

@@ -89,3 +89,75 @@ def evaluate(scenarios: dict[str, Any]) -> list[dict[str, Any]]:
                          growth, None if growth is None else growth <= MEMORY_FLAT,
                          "not measured" if growth is None else f"{growth}x"))
     return found
+
+
+# Issue 12: the hardening must not cost more than 10 % of the upload rate of the main it starts
+# from (measured in the same run, interleaved), and every attack ends in a clear error fast
+# while another client is still served.
+BASELINE_RATIO = 0.90
+HEALTHZ_SLOWDOWN_MS = 100.0  # our reading of "stays fast": p99 under attack <= quiet p99 + 100 ms
+IMAGE_RSS_GROWTH_MB = 50.0
+
+
+def evaluate_issue12(scenarios: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    uploads = [r for r in scenarios.get("upload") or [] if r.get("vs_baseline") is not None]
+    if uploads:
+        worst = min(uploads, key=lambda r: r["vs_baseline"])
+        found.append(_target("upload req/s against the baseline checkout, every size and concurrency",
+                             f">= {BASELINE_RATIO:.0%} of the baseline's", worst["vs_baseline"],
+                             worst["vs_baseline"] >= BASELINE_RATIO,
+                             f"worst {worst['vs_baseline']:.1%}: {worst['sample']} c={worst['concurrency']} "
+                             f"({worst['service']['rps']} vs {worst['baseline']['rps']} req/s)"))
+    rows = scenarios.get("abuse") or []
+    for shape in dict.fromkeys(r["target"] for r in rows):
+        found += _abuse_targets(shape, [r for r in rows if r["target"] == shape])
+    return found
+
+
+def _abuse_targets(shape: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found = []
+    not_refused = [r for r in rows if not r["answer"]["handled"]]
+    found.append(_target(f"abuse ({shape}): every attack refused",
+                         "all refused or cut off (images: or accepted)",
+                         len(rows) - len(not_refused), not not_refused,
+                         f"{len(rows) - len(not_refused)}/{len(rows)}" + ("; not: " + ", ".join(
+                             f"{r['attack']} ({r['answer']['outcome']})" for r in not_refused) if not_refused else "")))
+    timed = [r for r in rows if r["budget_ms"] is not None]
+    slow = [r for r in timed if not r["within_budget"]]
+    worst = max(timed, key=lambda r: r["service"]["server_ms_max"] or 0, default=None)
+    budgets = {bool(r["may_store"]): r["budget_ms"] for r in timed}
+    goal = f"<= {budgets.get(False, 0):g} ms" + (f" (images: {budgets[True]:g} ms)" if True in budgets else "")
+    found.append(_target(f"abuse ({shape}): server time per attack request, refused", goal,
+                         worst["service"]["server_ms_max"] if worst else None, not slow if timed else None,
+                         "not measured" if worst is None else
+                         f"{len(timed) - len(slow)}/{len(timed)} within" + ("; not: " + ", ".join(
+                             f"{r['attack']} {r['service']['server_ms_max']} ms"
+                             + ("" if r["answer"]["handled"] else f" ({r['answer']['outcome']})") for r in slow)
+                             if slow else
+                             f"; slowest {worst['attack']} {worst['service']['server_ms_max']} ms")))
+    judged = [r for r in rows if not r["may_store"]]  # an accepted image is stored, once
+    stored = [r for r in judged if r["service"]["files_stored"] or r["service"]["rows_stored"]]
+    files = sum(r["service"]["files_stored"] for r in judged)
+    found.append(_target(f"abuse ({shape}): nothing stored by an attack (images aside)", "0 files, 0 rows",
+                         files, not stored,
+                         f"{files:,} files" + (" (" + ", ".join(f"{r['attack']} {r['service']['files_stored']:,}"
+                                                                 for r in stored) + ")" if stored else "")))
+    unserved = [r for r in rows if r["service"]["healthz_failed"] or r["service"]["healthz_p99_ms"] is None
+                or r["quiet"]["healthz_p99_ms"] is None
+                or r["service"]["healthz_p99_ms"] > r["quiet"]["healthz_p99_ms"] + HEALTHZ_SLOWDOWN_MS]
+    worst = max(rows, key=lambda r: r["service"]["healthz_p99_ms"] or 0, default=None)
+    found.append(_target(f"abuse ({shape}): /healthz from another client during each attack",
+                         f"no failed probe, p99 <= quiet p99 + {HEALTHZ_SLOWDOWN_MS:g} ms",
+                         worst["service"]["healthz_p99_ms"] if worst else None, not unserved if rows else None,
+                         "not measured" if worst is None else
+                         ("; ".join(f"{r['attack']} p99 {r['service']['healthz_p99_ms']} ms, "
+                                    f"{r['service']['healthz_failed']} failed" for r in unserved) if unserved else
+                          f"worst p99 {worst['service']['healthz_p99_ms']} ms ({worst['attack']})")))
+    images = [r for r in rows if r["may_store"]]
+    growth = max((r["service"]["worker_rss_growth_mb"] for r in images), default=None)
+    found.append(_target(f"abuse ({shape}): worker RSS growth validating a pathological image",
+                         f"<= {IMAGE_RSS_GROWTH_MB:g} MB", growth,
+                         None if growth is None else growth <= IMAGE_RSS_GROWTH_MB,
+                         "not measured" if growth is None else f"{growth} MB"))
+    return found

@@ -2,7 +2,8 @@
 
     python examples/upload_folder.py FOLDER [--url http://127.0.0.1:8000/graphql]
 
-Needs gql with the requests transport: pip install "gql[requests]".
+Needs gql with the requests transport: `.venv/bin/pip install -e '.[client]'` in a clone (what
+`./scripts/serve` installs is the server alone), or `pip install "gql[requests]"` anywhere.
 Prints one line per file, tab-separated: the file name, then its URL, or the error code and
 message. Exits 0 when every file was stored, 1 when some were refused, 2 when the server could
 not be used at all.
@@ -15,10 +16,19 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from gql import Client, FileVar, GraphQLRequest, gql
-from gql.transport.exceptions import TransportError
-from gql.transport.requests import RequestsHTTPTransport
-from requests import RequestException
+try:
+    from gql import Client, FileVar, GraphQLRequest, gql
+    from gql.transport.exceptions import TransportError
+    from gql.transport.requests import RequestsHTTPTransport
+    from requests import RequestException
+except ImportError as missing:  # the server's own install (./scripts/serve) does not include gql
+    print(
+        f"upload_folder.py needs gql with its requests transport ({missing.name} is missing): "
+        "run `.venv/bin/pip install -e '.[client]'` in the Imagehost folder, "
+        "or `pip install 'gql[requests]'`",
+        file=sys.stderr,
+    )
+    sys.exit(2)
 
 # The server judges files by their bytes; the extension only decides what we offer it.
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp"}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ACCEPTED_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+from imagehost.storage.formats import ACCEPTED_TYPES
+
+__all__ = ["ACCEPTED_TYPES", "UploadLimits", "human_size"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,6 +14,8 @@ class UploadLimits:
     max_upload_bytes: int
     max_pixels: int
     max_files: int
+    keep_metadata: bool = False
+    """IMAGEHOST_KEEP_METADATA: store uploads with their EXIF/XMP/IPTC/comments (off: stripped)."""
 
 
 def human_size(size: int) -> str:

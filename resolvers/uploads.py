@@ -1,4 +1,4 @@
-"""uploadImage / uploadImages: validate each file by its bytes, then store it."""
+"""uploadImage / uploadImages: run each file through the pipeline, then store every key of it."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from anyio import to_thread
 
 from imagehost.resolvers.context import Context
 from imagehost.resolvers.filenames import clean_filename
-from imagehost.resolvers.validation import Rejection, RejectionCode, inspect_image
-from imagehost.storage import EXTENSIONS, ImageRecord, NewImage
+from imagehost.resolvers.pipeline import prepare
+from imagehost.resolvers.validation import Rejection, RejectionCode
+from imagehost.storage import EXTENSIONS, ImageRecord, NewImage, Original, StorageFull, Thumbnail
 
 logger = logging.getLogger("imagehost.uploads")
 
@@ -43,6 +44,9 @@ async def upload_image(context: Context, upload: UploadedFile | str) -> ImageRec
 
 
 async def upload_images(context: Context, uploads: list[UploadedFile | str]) -> list[ImageRecord | Rejection]:
+    # A catalog that can record nothing refuses the request before its first file is stored
+    # (a stat, cheap enough for the event loop), not halfway through the list.
+    context.images.ensure_recordable()
     # One at a time: the files are already on disk, and storing them in order keeps the
     # catalog's order the order the client gave.
     return [await upload_image(context, upload) for upload in uploads]
@@ -50,31 +54,56 @@ async def upload_images(context: Context, uploads: list[UploadedFile | str]) -> 
 
 async def _store(context: Context, upload: UploadedFile | str) -> ImageRecord | Rejection:
     if isinstance(upload, str):
-        # A multipart part sent without `filename=` arrives as text, not as a file.
+        # Every multipart file part arrives as a file (with or without `filename=`); text here
+        # means the variable was given a value in `operations` instead of a file through `map`.
         return Rejection(
             RejectionCode.INVALID_IMAGE,
-            "the upload arrived as a text field, not a file: send it as a file part with a filename",
+            "the upload is text, not a file: send the file as a multipart part mapped onto the variable",
             None,
         )
     size = upload.size if upload.size is not None else _measure(upload.file)
-    # Validation and storing are blocking file work: one trip to a worker thread for both.
+    # The pipeline and storing are blocking work: one trip to a worker thread for both.
     return await to_thread.run_sync(_validate_and_store, context, upload, size)
 
 
 def _validate_and_store(context: Context, upload: UploadedFile, size: int) -> ImageRecord | Rejection:
-    facts = inspect_image(upload.file, size, upload.filename or "the file", context.limits)
-    if isinstance(facts, Rejection):
-        return Rejection(facts.code, facts.message, upload.filename)
+    # Before a byte is judged or stored: no room (below the free-space floor, or the spool ran out
+    # of it) is this file's STORAGE_FULL; a catalog that cannot record it raises a CatalogError,
+    # which reaches the client as a GraphQL error with the code STORAGE_UNAVAILABLE.
+    try:
+        context.images.precheck_upload(upload.file)
+    except StorageFull:
+        return _no_room(upload)
+    prepared = prepare(upload.file, size, upload.filename or "the file", context.limits, context.images.spool)
+    if isinstance(prepared, Rejection):
+        return Rejection(prepared.code, prepared.message, upload.filename)
+    facts = prepared.facts
     new_image = NewImage(
         filename=clean_filename(upload.filename, EXTENSIONS[facts.content_type]),
         content_type=facts.content_type,
-        size=size,
+        size=prepared.display_size,
         width=facts.width,
         height=facts.height,
+        thumbnail=Thumbnail(prepared.thumbnail, prepared.thumbnail_type),
+        original=Original(prepared.original, prepared.original_type)
+        if prepared.original is not None and prepared.original_type is not None
+        else None,
     )
-    # The same file may be mapped into two variables; always copy from its start.
-    upload.file.seek(0)
-    return context.images.add_sync(new_image, upload.file)
+    try:
+        return context.images.add_sync(new_image, prepared.display)
+    except StorageFull:  # the disk filled while the bytes or the row were written: nothing was kept
+        return _no_room(upload)
+    finally:
+        if prepared.display is not upload.file:
+            prepared.display.close()  # a spool of changed bytes: stored by now, or not at all
+
+
+def _no_room(upload: UploadedFile) -> Rejection:
+    return Rejection(
+        RejectionCode.STORAGE_FULL,
+        f"{upload.filename or 'the file'} was not stored: the server's storage is full; try again later",
+        upload.filename,
+    )
 
 
 def _measure(file: BinaryIO) -> int:

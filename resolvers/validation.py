@@ -1,4 +1,5 @@
-"""Judging an upload by its bytes: signature first, then Pillow reads the header.
+"""Judging an upload by its bytes: signature first, then structure budgets, then Pillow reads
+the header.
 
 Nothing here decodes pixel data, so a decompression bomb costs a header read, not memory.
 """
@@ -7,19 +8,36 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
+from imagehost.resolvers.gif_structure import scan_gif
+from imagehost.resolvers.jpeg_structure import scan_jpeg
 from imagehost.resolvers.limits import UploadLimits, human_size
+from imagehost.resolvers.png_structure import scan_png
+from imagehost.resolvers.structure_budget import FileView, OverBudget
+from imagehost.resolvers.webp_structure import scan_webp
+from imagehost.storage import formats
 
 logger = logging.getLogger("imagehost.uploads")
 
-ACCEPTED_NAMES = "JPEG, PNG, GIF or WebP"
+ACCEPTED_NAMES = formats.accepted_names()
 
 # What Pillow calls each format we accept, by the type its signature says.
-PILLOW_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WEBP"}
+PILLOW_FORMATS = {image_format.content_type: image_format.pillow_format for image_format in formats.FORMATS}
+
+# What counts each format's pieces against the structure budgets before Pillow parses it. AVIF
+# and HEIC have none: libavif / libheif (C) parse their boxes, and Pillow's Python code never
+# walks them piece by piece.
+STRUCTURE_SCANNERS: dict[str, Callable[[FileView], None]] = {
+    "image/jpeg": scan_jpeg,
+    "image/png": scan_png,
+    "image/gif": scan_gif,
+    "image/webp": scan_webp,
+}
 
 
 class RejectionCode(enum.Enum):
@@ -47,16 +65,9 @@ class ImageFacts:
 
 
 def sniff_content_type(head: bytes) -> str | None:
-    """The accepted type whose signature `head` starts with, if any."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+    """The accepted type whose signature `head` (formats.SIGNATURE_BYTES long) carries, if any."""
+    image_format = formats.sniff(head)
+    return image_format.content_type if image_format is not None else None
 
 
 def inspect_image(source: BinaryIO, size: int, name: str, limits: UploadLimits) -> ImageFacts | Rejection:
@@ -74,9 +85,17 @@ def inspect_image(source: BinaryIO, size: int, name: str, limits: UploadLimits) 
     if size == 0:
         return refuse(RejectionCode.INVALID_IMAGE, f"{name} is empty")
     source.seek(0)
-    content_type = sniff_content_type(source.read(16))
+    content_type = sniff_content_type(source.read(formats.SIGNATURE_BYTES))
     if content_type is None:
         return refuse(RejectionCode.UNSUPPORTED_TYPE, f"{name} is not an image: use {ACCEPTED_NAMES}")
+    over_budget = structure_over_budget(source, size, content_type)
+    if over_budget is not None:
+        logger.info("%s: %s structure over budget: %s", name, content_type, over_budget)
+        return refuse(
+            RejectionCode.INVALID_IMAGE,
+            f"{name} has an unusual structure ({over_budget}) and was refused: "
+            "save it again with an image editor",
+        )
     source.seek(0)
     kind = PILLOW_FORMATS[content_type]
     try:
@@ -99,6 +118,22 @@ def inspect_image(source: BinaryIO, size: int, name: str, limits: UploadLimits) 
             f"{name} looks like {kind} but cannot be read as one: it may be damaged or cut short",
         )
     return ImageFacts(content_type, width, height)
+
+
+def structure_over_budget(source: BinaryIO, size: int, content_type: str) -> str | None:
+    """Which structure budget the file exceeds (a phrase for a message), or None.
+
+    Runs before Pillow, whose parsers walk a file piece by piece in Python: this bounds what
+    validating one file costs, whatever it is made of.
+    """
+    scanner = STRUCTURE_SCANNERS.get(content_type)
+    if scanner is None:
+        return None
+    try:
+        scanner(FileView(source, size))
+    except OverBudget as over:
+        return over.reason
+    return None
 
 
 def _too_many_pixels(name: str, width: int, height: int, limits: UploadLimits) -> Rejection:

@@ -11,20 +11,32 @@ from imagehost.resolvers.context import Context
 from imagehost.resolvers.limits import ACCEPTED_TYPES, UploadLimits as LimitsRecord
 from imagehost.resolvers.validation import Rejection, RejectionCode
 from imagehost.storage import ImageRecord, Page
+from imagehost.storage.formats import FORMATS
 
 UploadErrorCode = strawberry.enum(RejectionCode, name="UploadErrorCode")
+DISPLAY_TYPES = [image_format.content_type for image_format in FORMATS if image_format.browser_displayable]
+STORED_BESIDE = [image_format for image_format in FORMATS if not image_format.browser_displayable]
+CONTENT_TYPE_DESCRIPTION = (
+    f"Detected from the bytes, never from the name: {', '.join(DISPLAY_TYPES[:-1])} or {DISPLAY_TYPES[-1]}"
+    + "".join(f" ({image_format.name} uploads are shown as image/jpeg; the original stays at the same path"
+              f" with the .{image_format.extension} extension)" for image_format in STORED_BESIDE)
+    + "."
+)
 
 
 @strawberry.type(description="A stored image.")
 class Image:
     id: strawberry.ID = strawberry.field(description="Opaque, URL-safe and unguessable.")
     filename: str = strawberry.field(description="The name it was uploaded with, cleaned for display.")
-    content_type: str = strawberry.field(description="Detected from the bytes: image/jpeg, image/png, image/gif or image/webp.")
+    content_type: str = strawberry.field(description=CONTENT_TYPE_DESCRIPTION)
     size: int = strawberry.field(description="Bytes stored.")
     width: int
     height: int
     url: str = strawberry.field(description="Absolute, shareable URL of the image bytes.")
     created_at: datetime
+    thumbnail_url: str = strawberry.field(
+        description="Absolute URL of a small rendition that fits in 512 x 512 pixels, for listings and previews."
+    )
 
     @classmethod
     def from_record(cls, record: ImageRecord, context: Context) -> Image:
@@ -37,6 +49,7 @@ class Image:
             height=record.height,
             url=context.image_url(record.key),
             created_at=record.created_at,
+            thumbnail_url=context.image_url(record.thumbnail_key),
         )
 
 

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import resource
 import socket
 import sys
 from collections.abc import Sequence
 
 from imagehost.settings import Settings, SettingsError, load_settings
+
+MIN_PORT, MAX_PORT = 1, 65535
+"""0 would make the OS choose a port nobody is told about."""
+OPEN_FILES_WANTED = 65536
+"""`serve` raises its soft RLIMIT_NOFILE toward this (within the hard limit): every open
+connection is a file descriptor, and the usual soft default of 1024 is 32 clients at the
+per-client cap (Nginx's `worker_rlimit_nofile` does the same in the stack)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -20,13 +28,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     stack.add_argument("--host", default="127.0.0.1", help="address Nginx listens on (default 127.0.0.1)")
     stack.add_argument("--port", type=int, default=8080, help="port Nginx listens on (default 8080)")
     stack.add_argument("--workers", type=int, default=None, help="worker processes (default IMAGEHOST_WORKERS)")
+    check = commands.add_parser("check", help="compare the catalog with the stored images (also while serving)")
+    check.add_argument("--repair", action="store_true", help="rebuild lost rows from the bytes, drop rows without bytes")
     args = parser.parse_args(argv)
+    if args.command in {"serve", "stack"} and not MIN_PORT <= args.port <= MAX_PORT:
+        print(f"imagehost: --port must be a port number from {MIN_PORT} to {MAX_PORT}, not {args.port}",
+              file=sys.stderr)
+        return 2
 
     try:
         settings = load_settings()
     except SettingsError as error:
         print(f"imagehost: {error}", file=sys.stderr)
         return 2
+    if args.command == "check":
+        from imagehost.check_command import run_check
+
+        return run_check(settings, repair=args.repair)
+    settings = settings.answering_to(args.host)  # the address given to --host is a name clients use
     if args.command == "serve":
         return _serve(settings, args.host, args.port)
     from imagehost.stack import run_stack
@@ -41,6 +60,7 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     import uvicorn
 
     from imagehost.app import create_app
+    from imagehost.http.connection_limits import ConnectionLimits, guarded_protocol
 
     problem = _port_problem(host, port)
     if problem:
@@ -55,6 +75,7 @@ def _serve(settings: Settings, host: str, port: int) -> int:
             if self.started:
                 print(f"Imagehost is ready at {url} (GraphiQL at {url}graphql)", flush=True)
 
+    _raise_open_files_limit()
     config = uvicorn.Config(
         create_app(settings),
         host=host,
@@ -63,9 +84,20 @@ def _serve(settings: Settings, host: str, port: int) -> int:
         access_log=False,  # the app writes its own access lines
         proxy_headers=False,  # forwarded headers are judged by the app (IMAGEHOST_TRUSTED_PROXIES)
         timeout_graceful_shutdown=10,
+        # uvicorn's httptools protocol, with a deadline and a size cap on request heads and a
+        # cap on connections per client (request bodies: imagehost.http.read_timeouts).
+        http=guarded_protocol(ConnectionLimits(exempt=settings.trusted_proxies)),
+        ws="none",  # no WebSocket route; an upgrade would also leave the guarded protocol
     )
     AnnouncingServer(config).run()
     return 0
+
+
+def _raise_open_files_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(OPEN_FILES_WANTED, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def _port_problem(host: str, port: int) -> str | None:

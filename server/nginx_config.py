@@ -8,8 +8,6 @@ once before Nginx starts (see docker-compose.yml).
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import re
 import sys
 import urllib.request
@@ -17,10 +15,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
-from urllib.parse import urlsplit
 
 from imagehost.assets import asset_dir
+from imagehost.http.security_headers import (
+    CSP,
+    IMAGE_CSP,
+    SECURITY_HEADERS,
+    graphiql_csp,
+    inline_script_hashes,
+    ui_csp,
+)
 from imagehost.settings import SettingsError, load_settings
+from imagehost.storage.keys import CONTENT_TYPES_BY_EXTENSION, KEY_REGEX
 
 SITE_TEMPLATE = "imagehost.conf.template"
 STACK_MAIN_TEMPLATE = "stack-main.conf.template"
@@ -33,9 +39,12 @@ UPSTREAM_IDLE_SECONDS = 60
 (imagehost.stack.WORKER_KEEP_ALIVE_SECONDS): if a worker closed first, a request Nginx sent on
 the closing connection would come back as a 502, and a POST is never resent."""
 
-_INLINE_SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
-# Characters that would end or change a quoted Nginx string.
+# Characters that would end or change a bare Nginx word, and a double-quoted Nginx string.
 _UNSAFE_IN_NGINX = re.compile(r'["\\$;{}\n\r]')
+_UNSAFE_IN_QUOTES = re.compile(r'["\\$\n\r]')
+# A regex in a double-quoted Nginx string: its backslashes reach PCRE as written (`\.`), but
+# a quote, a `$` (Nginx variables) or an escape Nginx itself reads would change it.
+_UNSAFE_IN_QUOTED_REGEX = re.compile(r'["$\n\r]|\\[\\"\'nrt]')
 
 
 class NginxConfigError(Exception):
@@ -78,11 +87,18 @@ def render_site(config: SiteConfig) -> str:
         "IMAGEHOST_UPSTREAM_SERVERS": _upstream_lines(config.upstreams, config.resolver),
         "IMAGEHOST_UPSTREAM_IDLE_SECONDS": str(UPSTREAM_IDLE_SECONDS),
         "IMAGEHOST_IMAGES_DIR": _path(config.images_dir),
+        "IMAGEHOST_IMAGE_KEY_REGEX": _quotable_regex(KEY_REGEX, "image key pattern"),
+        "IMAGEHOST_IMAGE_TYPES": _image_type_lines(),
         "IMAGEHOST_FRONTEND_DIR": _path(config.frontend_dir),
         "IMAGEHOST_LOG_DIR": _path(config.log_dir),
         "IMAGEHOST_MAX_BODY_BYTES": str(int(config.max_body_bytes)),
-        "IMAGEHOST_CSP_UI": ui_csp(config.public_url),
-        "IMAGEHOST_CSP_GRAPHIQL": graphiql_csp(config.graphiql_script_hashes),
+        "IMAGEHOST_CSP_UI": _quotable(ui_csp(config.public_url), "UI policy"),
+        "IMAGEHOST_CSP_GRAPHIQL": _quotable(graphiql_csp(config.graphiql_script_hashes), "GraphiQL policy"),
+        "IMAGEHOST_CSP_IMAGE": _quotable(IMAGE_CSP, "image policy"),
+        "IMAGEHOST_SECURITY_HEADERS": _security_header_lines(),
+        "IMAGEHOST_HIDDEN_UPSTREAM_HEADERS": "\n".join(
+            f"    proxy_hide_header {name};" for name in (CSP, *SECURITY_HEADERS)
+        ),
     })
 
 
@@ -95,56 +111,12 @@ def render_stack_main(run_dir: Path, log_dir: Path, user: str | None) -> str:
     })
 
 
-def ui_csp(public_url: str | None) -> str:
-    """The UI: same-origin ES modules and styles, no inline script; previews are blob:/data:."""
-    image_sources = "'self' data: blob:"
-    if public_url:
-        parts = urlsplit(public_url)
-        image_sources += f" {parts.scheme}://{parts.netloc}"
-    return "; ".join([
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        f"img-src {image_sources}",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ])
-
-
-def graphiql_csp(script_hashes: Sequence[str]) -> str:
-    """Strawberry's GraphiQL page: one inline script (allowed by its hash), inline styles."""
-    return "; ".join([
-        "default-src 'self'",
-        " ".join(["script-src 'self'", *script_hashes]),
-        # The page has a <style> block, and GraphiQL's editors add style elements at run time.
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ])
-
-
-def inline_script_hashes(html: str) -> tuple[str, ...]:
-    """CSP hash sources for every inline <script> in `html`, in page order."""
-    hashes = []
-    for attributes, body in _INLINE_SCRIPT.findall(html):
-        if re.search(r"\bsrc\s*=", attributes, re.IGNORECASE):
-            continue
-        digest = hashlib.sha256(body.encode("utf-8")).digest()
-        hashes.append(f"'sha256-{base64.b64encode(digest).decode('ascii')}'")
-    return tuple(dict.fromkeys(hashes))
-
-
 def fetch_graphiql_script_hashes(graphql_url: str, timeout: float = 5.0) -> tuple[str, ...]:
     """Hash the inline scripts of the GraphiQL page a worker serves (the page is the app's)."""
-    request = urllib.request.Request(graphql_url, headers={"Accept": "text/html"})
+    # Asked as a loopback client: a worker accepts its loopback names whatever
+    # IMAGEHOST_ALLOWED_HOSTS says, and the address used here (Docker's `app:8000`) may be no name
+    # the operator listed.
+    request = urllib.request.Request(graphql_url, headers={"Accept": "text/html", "Host": "localhost"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return inline_script_hashes(response.read().decode("utf-8"))
 
@@ -165,6 +137,32 @@ def _render(template_name: str, values: Mapping[str, str]) -> str:
         return _Placeholders(text).substitute(values)
     except KeyError as missing:
         raise NginxConfigError(f"{template_name} uses {missing.args[0]}, which has no value") from None
+
+
+def _security_header_lines() -> str:
+    lines = [f"    add_header {CSP} $imagehost_csp always;"]
+    lines += [f'    add_header {name} "{_quotable(value, name)}" always;' for name, value in SECURITY_HEADERS.items()]
+    return "\n".join(lines)
+
+
+def _image_type_lines() -> str:
+    """The `types {}` of image keys: every extension a key can end in, with its Content-Type."""
+    return "\n".join(
+        f"            {_plain(content_type, 'content type')} {_plain(extension, 'extension')};"
+        for extension, content_type in CONTENT_TYPES_BY_EXTENSION.items()
+    )
+
+
+def _quotable_regex(value: str, what: str) -> str:
+    if _UNSAFE_IN_QUOTED_REGEX.search(value):
+        raise NginxConfigError(f"the {what} {value!r} cannot be written into Nginx's configuration")
+    return value
+
+
+def _quotable(value: str, what: str) -> str:
+    if _UNSAFE_IN_QUOTES.search(value):
+        raise NginxConfigError(f"the {what} {value!r} cannot be written into Nginx's configuration")
+    return value
 
 
 def _path(path: Path) -> str:

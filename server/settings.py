@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import TypeVar
@@ -12,14 +12,20 @@ from urllib.parse import urlsplit
 
 from starlette.config import Config
 
+from imagehost.hostnames import host_pattern
+
 T = TypeVar("T")
 
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 50_000_000
 DEFAULT_MAX_FILES = 20
 DEFAULT_WORKERS = 4
+DEFAULT_MIN_FREE_BYTES = 1024 * 1024 * 1024
 DEFAULT_TRUSTED_PROXIES = (ip_network("127.0.0.1/32"), ip_network("::1/128"))
 PER_FILE_BODY_MARGIN = 64 * 1024
+LOOPBACK_HOSTS = ("localhost", "*.localhost", "127.0.0.1", "::1")
+"""Host names a server always answers to: no other site's page can make a browser send them."""
+WILDCARD_ADDRESSES = frozenset({"*", "0.0.0.0", "::"})
 BODY_MARGIN = 1024 * 1024
 
 
@@ -47,6 +53,27 @@ class Settings:
     """IMAGEHOST_ALLOWED_ORIGINS: other origins (comma-separated) whose pages may upload and delete."""
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = DEFAULT_TRUSTED_PROXIES
     """IMAGEHOST_TRUSTED_PROXIES: addresses or networks (CIDR) whose X-Forwarded-* headers are believed."""
+    min_free_bytes: int = DEFAULT_MIN_FREE_BYTES
+    """IMAGEHOST_MIN_FREE_BYTES: uploads are refused (STORAGE_FULL) below this much free space; 0 turns it off."""
+    allowed_hosts: tuple[str, ...] = ()
+    """IMAGEHOST_ALLOWED_HOSTS: other host names (`*.example.org`; `*` for any) the server answers to."""
+    keep_metadata: bool = False
+    """IMAGEHOST_KEEP_METADATA: store uploads with their EXIF, XMP, IPTC and comments (default: removed)."""
+
+    @property
+    def host_patterns(self) -> tuple[str, ...]:
+        """Every Host the server answers to: its loopback names, IMAGEHOST_PUBLIC_URL's host and
+        IMAGEHOST_ALLOWED_HOSTS. Any other name is refused (DNS rebinding, forged URL bases)."""
+        public_host = host_pattern(urlsplit(self.public_url).hostname or "") if self.public_url else None
+        return tuple(dict.fromkeys([*LOOPBACK_HOSTS, *([public_host] if public_host else []), *self.allowed_hosts]))
+
+    def answering_to(self, listen_host: str) -> Settings:
+        """These settings, also accepting the address the server listens on (`--host`) unless it
+        is a wildcard such as 0.0.0.0."""
+        pattern = host_pattern(listen_host)
+        if pattern is None or pattern in WILDCARD_ADDRESSES:
+            return self
+        return replace(self, allowed_hosts=(*self.allowed_hosts, pattern))
 
     @property
     def max_body_bytes(self) -> int:
@@ -77,14 +104,36 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         workers=read("IMAGEHOST_WORKERS", _positive_int, DEFAULT_WORKERS),
         allowed_origins=read("IMAGEHOST_ALLOWED_ORIGINS", _origins, ()),
         trusted_proxies=read("IMAGEHOST_TRUSTED_PROXIES", _networks, DEFAULT_TRUSTED_PROXIES),
+        min_free_bytes=read("IMAGEHOST_MIN_FREE_BYTES", _non_negative_int, DEFAULT_MIN_FREE_BYTES),
+        allowed_hosts=read("IMAGEHOST_ALLOWED_HOSTS", _host_patterns, ()),
+        keep_metadata=read("IMAGEHOST_KEEP_METADATA", _boolean, False),
     )
 
 
-def _positive_int(raw: str) -> int:
+def _boolean(raw: str) -> bool:
+    words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
     try:
-        value = int(raw.strip().replace("_", ""))
+        return words[raw.strip().lower()]
+    except KeyError:
+        raise ValueError("must be true or false") from None
+
+
+def _whole_number(raw: str) -> int:
+    try:
+        return int(raw.strip().replace("_", ""))
     except ValueError:
         raise ValueError("must be a whole number") from None
+
+
+def _non_negative_int(raw: str) -> int:
+    value = _whole_number(raw)
+    if value < 0:
+        raise ValueError("must be 0 (off) or more")
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    value = _whole_number(raw)
     if value < 1:
         raise ValueError("must be 1 or more")
     return value
@@ -127,6 +176,16 @@ def _networks(raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
         except ValueError:
             raise ValueError(f"{word!r} is not an IP address or network such as 10.0.0.0/8") from None
     return tuple(networks)
+
+
+def _host_patterns(raw: str) -> tuple[str, ...]:
+    patterns = []
+    for word in _words(raw):
+        pattern = host_pattern(word)
+        if pattern is None:
+            raise ValueError(f"{word!r} is not a host name such as img.example.org or *.example.org (no scheme, no port)")
+        patterns.append(pattern)
+    return tuple(patterns)
 
 
 def _words(raw: str) -> tuple[str, ...]:

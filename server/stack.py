@@ -8,10 +8,11 @@ of the candidates has the shape of a foreground command that owns its children:
 - circus restarts workers but brings ZeroMQ and Tornado, an arbiter and a control socket.
 What we need is short: start the workers and wait until each answers, start Nginx, restart a
 worker that dies (same port, since Nginx's upstream list is fixed; with a back-off if it keeps
-dying), forward SIGUSR1 to Nginx (reopen its logs after rotation), and on SIGINT, SIGTERM or
-SIGHUP stop Nginx then the workers, SIGKILL whatever is left of their process groups, and leave
-nothing behind. Signals and child exits wake one `select` through `signal.set_wakeup_fd`, so a
-dead worker is restarted at once, without polling.
+dying) or hangs (killed once it misses its /healthz probes: imagehost.worker_probe), forward
+SIGUSR1 to Nginx (reopen its logs after rotation), and on SIGINT, SIGTERM or SIGHUP stop Nginx
+then the workers, SIGKILL whatever is left of their process groups, and leave nothing behind.
+Signals, child exits and the probes' sockets wake one `select` (signals through
+`signal.set_wakeup_fd`), so a dead worker is restarted at once, without polling.
 
 Each child runs in its own process group (Ctrl-C in a terminal reaches only us, so we stop them
 in order) and, on Linux, gets SIGTERM if this process dies without cleaning up (PR_SET_PDEATHSIG).
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,6 +52,7 @@ from imagehost.nginx_config import (
     render_site,
     render_stack_main,
 )
+from imagehost.worker_probe import WorkerProbes
 
 if TYPE_CHECKING:
     from imagehost.settings import Settings
@@ -126,8 +129,15 @@ class _Signals:
 
     def wait(self, timeout: float) -> set[int]:
         """Signals received within `timeout` seconds (at once if some are pending)."""
+        return self.wait_with(timeout, [], [])[0]
+
+    def wait_with(self, timeout: float, readers: list[socket.socket],
+                  writers: list[socket.socket]) -> tuple[set[int], list[socket.socket]]:
+        """Signals received within `timeout` seconds, also ending the wait when one of
+        `readers` is readable or one of `writers` writable; those are returned too."""
         received: set[int] = set()
-        if select.select([self._reader], [], [], max(timeout, 0.0))[0]:
+        readable, writable, _ = select.select([self._reader, *readers], writers, [], max(timeout, 0.0))
+        if self._reader in readable:
             try:
                 while chunk := self._reader.recv(256):
                     received.update(chunk)
@@ -135,7 +145,7 @@ class _Signals:
                 pass
         if received & _STOP_SIGNALS:
             self.stop_requested = True
-        return received
+        return received, [sock for sock in (*readable, *writable) if sock is not self._reader]
 
     def raise_if_stopping(self) -> None:
         if self.stop_requested:
@@ -165,6 +175,7 @@ class _Stack:
         self.nginx_binary = _find_nginx()
         self.frontend_dir = _frontend_dir()
         self.workers = [_Worker(port) for port in _free_loopback_ports(workers)]
+        self.probes = WorkerProbes(WORKER_HOST)
         self.nginx: subprocess.Popen[bytes] | None = None
         self.run_dir: Path | None = None
         self.env = _worker_environment(settings)
@@ -200,6 +211,7 @@ class _Stack:
     def _spawn(self, worker: _Worker) -> None:
         worker.process = _spawn_child(worker_command(worker.port), env=self.env)
         worker.started_at = time.monotonic()
+        self.probes.started(worker.port)
 
     def _wait_until(self, ready: Callable[[], bool], failure: str) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -275,12 +287,15 @@ class _Stack:
     # -- run -------------------------------------------------------------------------------
 
     def supervise(self) -> None:
-        """Restart dead workers until a stop signal arrives; raise if Nginx itself dies."""
+        """Restart dead workers, and replace hung ones, until a stop signal arrives; raise if
+        Nginx itself dies."""
         while True:
             now = time.monotonic()
             pending = [w.start_after - now for w in self.workers if w.process is None]
-            received = self.signals.wait(min([1.0, *pending]))
+            received, ready = self.signals.wait_with(min([1.0, self.probes.wait_at_most(), *pending]),
+                                                     self.probes.readers(), self.probes.writers())
             self.signals.raise_if_stopping()
+            self._kill_hung_workers(self.probes.advance(ready))
             assert self.nginx is not None
             if signal.SIGUSR1 in received:
                 self.nginx.send_signal(signal.SIGUSR1)
@@ -289,10 +304,21 @@ class _Stack:
                 raise StackError(f"Nginx exited ({_describe_exit(code)}); see {self._error_log}")
             self._restart_dead_workers()
 
+    def _kill_hung_workers(self, hung_ports: list[int]) -> None:
+        """SIGKILL (its whole process group) each worker that stopped answering; its exit is
+        then seen like any other and it is restarted on the same port."""
+        for worker in self.workers:
+            if worker.port in hung_ports and worker.process is not None:
+                print(f"imagehost stack: worker on port {worker.port} (pid {worker.process.pid}) did not "
+                      f"answer /healthz {self.probes.hung_after} times in a row ({self.probes.timeout:g} s "
+                      f"each); killing it", file=sys.stderr, flush=True)
+                _signal_group(worker.process, signal.SIGKILL)
+
     def _restart_dead_workers(self) -> None:
         now = time.monotonic()
         for worker in self.workers:
             if worker.process is not None and (code := worker.process.poll()) is not None:
+                self.probes.stopped(worker.port)
                 lived = now - worker.started_at
                 worker.backoff = min(max(worker.backoff * 2, 0.5), MAX_BACKOFF) if lived < QUICK_DEATH else 0.0
                 worker.start_after = now + worker.backoff
@@ -307,6 +333,7 @@ class _Stack:
 
     def stop(self) -> None:
         """Nginx first (no new requests), then the workers; nothing is left running."""
+        self.probes.close()
         if self.nginx is not None:
             _stop_children([self.nginx], signal.SIGQUIT)  # graceful: finish requests in flight
         _stop_children([w.process for w in self.workers if w.process is not None], signal.SIGTERM)
@@ -369,6 +396,8 @@ def _worker_environment(settings: Settings) -> dict[str, str]:
         "IMAGEHOST_MAX_UPLOAD_BYTES": str(settings.max_upload_bytes),
         "IMAGEHOST_MAX_PIXELS": str(settings.max_pixels),
         "IMAGEHOST_MAX_FILES": str(settings.max_files),
+        "IMAGEHOST_MIN_FREE_BYTES": str(settings.min_free_bytes),
+        "IMAGEHOST_ALLOWED_HOSTS": " ".join(settings.allowed_hosts),  # with `--host`'s address (cli.py)
     })
     if settings.public_url:
         env["IMAGEHOST_PUBLIC_URL"] = settings.public_url
@@ -421,9 +450,13 @@ def _open_sockets(count: int) -> Iterator[list[socket.socket]]:
 
 
 def _answers(url: str) -> bool:
+    """Whether `url` gives any HTTP answer: a 503 from /healthz (say, disk below the free-space
+    floor) is a worker that is up and can still serve what is stored; it says why it is not ok."""
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
     except OSError:
         return False
 

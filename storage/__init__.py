@@ -4,23 +4,42 @@
 `open_image_store` in `factory` is the one place that names the concrete backends.
 """
 
-from imagehost.storage.errors import BlobExists, CatalogError, InvalidCursor, StorageError
-from imagehost.storage.factory import open_image_store
+from imagehost.storage.audit import Audit, SweepReport, WorkFolderReport
+from imagehost.storage.errors import (
+    BlobExists,
+    CatalogError,
+    CatalogMissing,
+    CatalogReplaced,
+    InvalidCursor,
+    StorageError,
+    StorageFull,
+)
+from imagehost.storage.factory import catalog_path, open_image_store
 from imagehost.storage.images import ImageStore
-from imagehost.storage.protocols import BlobStore, Catalog
-from imagehost.storage.records import EXTENSIONS, ImageRecord, NewImage, Page
+from imagehost.storage.protocols import BlobStore, Catalog, PendingPut
+from imagehost.storage.records import EXTENSIONS, ImageRecord, NewImage, Original, Page, Thumbnail
 
 __all__ = [
     "EXTENSIONS",
+    "Audit",
     "BlobExists",
     "BlobStore",
     "Catalog",
     "CatalogError",
+    "CatalogMissing",
+    "CatalogReplaced",
     "ImageRecord",
     "ImageStore",
     "InvalidCursor",
     "NewImage",
+    "Original",
     "Page",
+    "PendingPut",
     "StorageError",
+    "StorageFull",
+    "SweepReport",
+    "Thumbnail",
+    "WorkFolderReport",
+    "catalog_path",
     "open_image_store",
 ]

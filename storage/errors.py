@@ -1,10 +1,36 @@
-"""The storage layer's own errors; each backend translates its failures into these."""
+"""The storage layer's own errors; each backend translates its failures into these.
+
+Each error has a `code` a client can act on. `extensions` carries it to the API: graphql-core
+copies the `extensions` of whatever a resolver raises into the GraphQL error, so a storage
+failure reaches a client typed (`STORAGE_UNAVAILABLE`, `STORAGE_FULL`) from every operation,
+without each resolver translating it.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 class StorageError(Exception):
     """Storage could not do what was asked; the message says why."""
+
+    code = "STORAGE_UNAVAILABLE"
+
+    @property
+    def extensions(self) -> dict[str, object]:
+        return {"code": self.code}
+
+
+class StorageFull(StorageError):
+    """No room for the bytes: the disk (or quota) is full, or free space is below the floor."""
+
+    code = "STORAGE_FULL"
+
+    def __init__(self, message: str, *, free_bytes: int | None = None, floor_bytes: int | None = None) -> None:
+        super().__init__(message)
+        self.free_bytes = free_bytes
+        self.floor_bytes = floor_bytes
+        """Set when the refusal is the free-space floor rather than a failed write."""
 
 
 class BlobExists(StorageError):
@@ -19,8 +45,32 @@ class CatalogError(StorageError):
     """The catalog refused or failed a read or write."""
 
 
+class CatalogMissing(CatalogError):
+    """The catalog is gone but the images it described are still there: opening a new, empty
+    one would hide them (and let a sweep treat them as litter)."""
+
+    def __init__(self, path: Path, image_count: int) -> None:
+        super().__init__(f"the folder holds {image_count} images but their catalog {path} is missing")
+        self.path = path
+        self.image_count = image_count
+
+
+class CatalogReplaced(CatalogError):
+    """The catalog file is not the one these images were stored with (its identity differs
+    from the copy kept beside it)."""
+
+    def __init__(self, path: Path, found: str | None, expected: str) -> None:
+        found_text = f"identity {found}" if found else "no identity"
+        super().__init__(f"the catalog {path} is not the one these images were stored with ({found_text}, expected {expected})")
+        self.path = path
+        self.found = found
+        self.expected = expected
+
+
 class InvalidCursor(StorageError):
     """A paging cursor that this catalog did not hand out."""
+
+    code = "BAD_USER_INPUT"
 
     def __init__(self, cursor: str) -> None:
         super().__init__(f"{cursor!r} is not a valid cursor: pass an endCursor from an earlier page")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from imagehost.storage.file_blobs import FileBlobStore
 from imagehost.storage.images import ImageStore
+from imagehost.storage.keys import is_display
 from imagehost.storage.sqlite_catalog import SqliteCatalog
 
 # Everything that is not image bytes lives under this hidden folder of the images folder,
@@ -13,9 +14,18 @@ from imagehost.storage.sqlite_catalog import SqliteCatalog
 PRIVATE_DIR = ".imagehost"
 
 
-def open_image_store(images_dir: Path) -> ImageStore:
-    """The embedded default: files in `images_dir`, the catalog in SQLite beside them."""
-    private = images_dir / PRIVATE_DIR
-    blobs = FileBlobStore(images_dir, work_dir=private / "tmp")
-    catalog = SqliteCatalog(private / "catalog.sqlite3")
+def catalog_path(images_dir: Path) -> Path:
+    return images_dir / PRIVATE_DIR / "catalog.sqlite3"
+
+
+def open_image_store(images_dir: Path, *, min_free_bytes: int = 0, repair: bool = False) -> ImageStore:
+    """The embedded default: files in `images_dir`, the catalog in SQLite beside them.
+
+    Raises CatalogMissing or CatalogReplaced when the catalog is not the one the images were
+    stored with; `repair` opens anyway (a new catalog, or the one found adopted).
+    """
+    blobs = FileBlobStore(images_dir, work_dir=images_dir / PRIVATE_DIR / "tmp", min_free_bytes=min_free_bytes)
+    catalog = SqliteCatalog(
+        catalog_path(images_dir), existing_images=lambda: sum(map(is_display, blobs.keys())), repair=repair
+    )
     return ImageStore(blobs, catalog)

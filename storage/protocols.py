@@ -1,4 +1,4 @@
-"""The two interfaces every storage backend implements.
+"""The interfaces every storage backend implements.
 
 They are synchronous on purpose: the backends do blocking I/O (files, SQLite, later S3 and
 PostgreSQL clients), and `ImageStore` runs them in worker threads so the event loop never waits.
@@ -6,11 +6,27 @@ PostgreSQL clients), and `ImageStore` runs them in worker threads so the event l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from imagehost.storage.audit import WorkFolderReport
 from imagehost.storage.records import ImageRecord, Page
+
+
+class PendingPut(Protocol):
+    """Bytes stored under their key whose catalog row is not committed yet.
+
+    Until `commit` or `discard`, the store keeps a record of the intent, so a crash in between
+    leaves bytes that a sweep can prove were never committed.
+    """
+
+    def commit(self) -> None:
+        """The row is in: drop the intent."""
+
+    def discard(self) -> None:
+        """The row will never be: remove the bytes, then the intent."""
 
 
 class BlobStore(Protocol):
@@ -20,10 +36,15 @@ class BlobStore(Protocol):
         """A temporary file to receive an upload into, deleted when closed.
 
         Backends place it where storing it is cheapest (for files: beside the images, so `put`
-        is a hard link instead of a copy).
+        is a hard link instead of a copy). It never raises for lack of space: it keeps nothing
+        and `ensure_room(it)` raises StorageFull instead.
         """
 
-    def put(self, key: str, source: BinaryIO) -> None:
+    def ensure_room(self, source: BinaryIO | None = None) -> None:
+        """Raise StorageFull when bytes cannot be stored now for lack of space (below the
+        free-space floor, or `source` is a spool that ran out of room)."""
+
+    def put(self, key: str, source: BinaryIO) -> PendingPut:
         """Copy `source` (from its current position) under `key`, all or nothing; never overwrite."""
 
     def delete(self, key: str) -> bool:
@@ -32,25 +53,45 @@ class BlobStore(Protocol):
     def local_path(self, key: str) -> Path | None:
         """Where the bytes lie on this machine, for backends that have one (to serve them directly)."""
 
+    def exists(self, key: str) -> bool: ...
+
+    def open(self, key: str) -> BinaryIO:
+        """The stored bytes, for reading (to rebuild a lost catalog row from them)."""
+
+    def modified_at(self, key: str) -> datetime:
+        """When the bytes were written."""
+
     def keys(self) -> list[str]:
-        """Every stored key: used only to sweep bytes that lost their catalog entry in a crash."""
+        """Every stored key (for the sweep and `imagehost check`)."""
 
-    def age_seconds(self, key: str) -> float:
-        """Seconds since the bytes were written."""
+    def pending_keys(self) -> set[str]:
+        """Keys whose upload has not committed or discarded its intent (in flight, or crashed)."""
 
-    def sweep_partial(self, older_than_seconds: float) -> int:
-        """Remove partial writes a crashed process left behind; return how many."""
+    def sweep_work_folder(self, is_recorded: Callable[[str], bool], *, remove: bool = True) -> WorkFolderReport:
+        """Clear what crashed uploads left behind (with `remove=False`, only report it).
+
+        `is_recorded(key)` says whether a catalog row names the key; bytes are removed only
+        for an intent that no live process holds and that no row names.
+        """
 
     def check(self) -> None:
         """Raise StorageError unless bytes can be written, read and removed right now."""
+
+    def close(self) -> None: ...
 
 
 class Catalog(Protocol):
     """Records of stored images, paged newest first with opaque, stable cursors."""
 
+    identity: str
+    """A random id made with the catalog, to tell it from any other."""
+
     def add(self, record: ImageRecord) -> None: ...
 
     def get(self, image_id: str) -> ImageRecord | None: ...
+
+    def set_renditions(self, image_id: str, thumbnail_type: str | None, original_type: str | None) -> bool:
+        """Change which renditions a record names (repair); False when there is no such record."""
 
     def remove_many(self, image_ids: Sequence[str]) -> list[ImageRecord | None]:
         """Remove the records in one transaction; each removed record, or None where there was none."""
@@ -60,6 +101,12 @@ class Catalog(Protocol):
     def count(self) -> int: ...
 
     def ids(self) -> set[str]: ...
+
+    def keys(self) -> dict[str, tuple[str, ...]]:
+        """Every blob key of every record (ImageRecord.keys), by id."""
+
+    def ensure_writable(self) -> None:
+        """Raise CatalogError when a write would be refused now; cheap enough to ask per upload."""
 
     def check(self) -> None:
         """Raise StorageError unless the catalog can be read and written right now."""

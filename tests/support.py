@@ -65,7 +65,9 @@ class RunningServer:
 
 def server_env(images_dir: Path, log_dir: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEHOST_")}
-    env.update(IMAGEHOST_IMAGES_DIR=str(images_dir), IMAGEHOST_LOG_DIR=str(log_dir))
+    # A 1 MiB free-space floor rather than the 1 GiB default, so tests pass on a nearly full
+    # disk too; a test of the floor sets its own.
+    env.update(IMAGEHOST_IMAGES_DIR=str(images_dir), IMAGEHOST_LOG_DIR=str(log_dir), IMAGEHOST_MIN_FREE_BYTES="1048576")
     env.update({f"IMAGEHOST_{key.upper()}": value for key, value in settings.items()})
     return env
 

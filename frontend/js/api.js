@@ -2,11 +2,17 @@
 
 import { request, upload } from "./graphql.js";
 
-const IMAGE_FIELDS = "id filename contentType size width height url createdAt";
+const IMAGE_FIELDS = "id filename contentType size width height url thumbnailUrl createdAt";
 
 export async function fetchLimits() {
   const data = await request("query UploadLimits { uploadLimits { maxUploadBytes maxPixels maxFiles acceptedTypes } }");
   return data.uploadLimits;
+}
+
+/** One image by id, or null when there is none. */
+export async function fetchImage(id) {
+  const data = await request(`query Image($id: ID!) { image(id: $id) { ${IMAGE_FIELDS} } }`, { id });
+  return data.image;
 }
 
 /** One page of images, newest first. */
@@ -41,8 +47,11 @@ export async function uploadImage(file, { onProgress, signal } = {}) {
   return data.uploadImage;
 }
 
-/** Delete one image; resolves to DeletedImage or ImageNotFound (see `__typename`). */
-export async function deleteImage(id) {
+/**
+ * Delete one image; resolves to DeletedImage or ImageNotFound (see `__typename`).
+ * `keepalive` lets the request outlive the page (sent from `pagehide`).
+ */
+export async function deleteImage(id, { keepalive = false } = {}) {
   const data = await request(
     `mutation DeleteImage($id: ID!) {
       deleteImage(id: $id) {
@@ -52,6 +61,7 @@ export async function deleteImage(id) {
       }
     }`,
     { id },
+    { keepalive },
   );
   return data.deleteImage;
 }

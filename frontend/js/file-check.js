@@ -9,7 +9,21 @@ const SIGNATURES = [
   { type: "image/png", test: (b) => [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a].every((v, i) => b[i] === v) },
   { type: "image/gif", test: (b) => ascii(b, 0, 4) === "GIF8" },
   { type: "image/webp", test: (b) => ascii(b, 0, 4) === "RIFF" && ascii(b, 8, 12) === "WEBP" },
+  { type: "image/avif", test: (b) => hasBrand(b, AVIF_BRANDS) },
+  { type: "image/heic", test: (b) => hasBrand(b, HEIF_BRANDS) && !hasBrand(b, AVIF_BRANDS) },
 ];
+const AVIF_BRANDS = ["avif", "avis"];
+const HEIF_BRANDS = ["heic", "heix", "heim", "heis", "hevc", "hevx", "hevm", "hevs"];
+const HEAD_BYTES = 64;
+
+/** Whether an ISO-BMFF `ftyp` box at the start names one of `brands` (major or compatible). */
+function hasBrand(b, brands) {
+  if (b.length < 16 || ascii(b, 4, 8) !== "ftyp") return false;
+  const boxSize = Math.min(b.length, ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0);
+  const found = [ascii(b, 8, 12)];
+  for (let offset = 16; offset + 4 <= boxSize; offset += 4) found.push(ascii(b, offset, offset + 4));
+  return found.some((brand) => brands.includes(brand));
+}
 
 function ascii(bytes, start, end) {
   return String.fromCharCode(...bytes.subarray(start, end));
@@ -17,7 +31,7 @@ function ascii(bytes, start, end) {
 
 /** The image type the file's bytes announce, or "" when they match none. */
 export async function sniffType(file) {
-  const head = new Uint8Array(await file.slice(0, 16).arrayBuffer());
+  const head = new Uint8Array(await file.slice(0, HEAD_BYTES).arrayBuffer());
   const match = SIGNATURES.find((signature) => signature.test(head));
   return match ? match.type : "";
 }
@@ -38,6 +52,10 @@ export async function checkFile(file, limits) {
   } catch {
     return { ok: false, code: "UNREADABLE", message: `${file.name} could not be read. Is it still on the disk?` };
   }
+  // Declared as a kind the server takes whose signature this page does not know (the server's
+  // formats registry may list more): the server's own check decides.
+  const known = SIGNATURES.some((signature) => signature.type === file.type);
+  if (!type && !known && accepted.includes(file.type)) type = file.type;
   if (!type || !accepted.includes(type)) {
     return {
       ok: false,

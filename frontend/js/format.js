@@ -22,6 +22,8 @@ const TYPE_NAMES = {
   "image/png": "PNG",
   "image/gif": "GIF",
   "image/webp": "WebP",
+  "image/avif": "AVIF",
+  "image/heic": "HEIC",
 };
 
 /** "image/jpeg" → "JPEG". */

@@ -22,8 +22,11 @@ export class RequestError extends Error {
 
 const NETWORK_MESSAGE = "Could not reach the server. Check your connection or that Imagehost is running, then try again.";
 
-/** Run a query or mutation with a JSON body and return its `data`. */
-export async function request(query, variables = {}) {
+/**
+ * Run a query or mutation with a JSON body and return its `data`.
+ * `keepalive` lets the request finish after the page is gone.
+ */
+export async function request(query, variables = {}, { keepalive = false } = {}) {
   let response;
   try {
     response = await fetch(ENDPOINT, {
@@ -31,6 +34,7 @@ export async function request(query, variables = {}) {
       headers: { "Content-Type": "application/json", Accept: ACCEPT },
       body: JSON.stringify({ query, variables }),
       credentials: "same-origin",
+      keepalive,
     });
   } catch {
     throw new RequestError(NETWORK_MESSAGE, { kind: "network" });

@@ -1,13 +1,23 @@
 // The Images view: a table of stored images, newest first, paged with the API's cursors.
 
+import { announce } from "./announce.js";
+import { deleteWithUndo } from "./deletion.js";
 import { $, copyFromButton, fromTemplate, setText } from "./dom.js";
 import { formatBytes, formatDimensions, formatFullDate, formatWhen, plural, typeName } from "./format.js";
-import { showToast } from "./toast.js";
+import { setPreview } from "./previews.js";
+
+/** The preview's CSS box (app.css `.thumb__img`): 48 px, 56 px on phones. */
+const PREVIEW_BOX = 56;
+const PREVIEW_SIZES = "(max-width: 680px) 56px, 48px";
 
 export class ImagesView {
-  /** @param {import("./store.js").Store} store */
-  constructor(store) {
+  /**
+   * @param {import("./store.js").Store} store
+   * @param {import("./viewer.js").Viewer} viewer
+   */
+  constructor(store, viewer) {
     this.store = store;
+    this.viewer = viewer;
     this.table = $("#images-table");
     this.body = $("#images-body");
     this.count = $("#images-count");
@@ -44,22 +54,42 @@ export class ImagesView {
       return;
     }
     const remove = /** @type {HTMLButtonElement | null} */ (target.closest(".delete-button"));
-    if (remove) this.remove(row, remove, node);
+    if (remove) {
+      this.remove(row, node);
+      return;
+    }
+    // Anywhere else on the row but its controls (the URL field): open the viewer.
+    if (target.closest("input, a, button:not(.thumb)")) return;
+    this.openViewer(node);
   }
 
-  async remove(row, button, node) {
-    button.disabled = true;
-    row.classList.add("is-deleting");
+  openViewer(node) {
+    this.viewer.open(node, this.viewerSource());
+  }
+
+  /** What the viewer steps through when opened from here: the loaded list, paged on demand. */
+  viewerSource() {
+    return {
+      list: () => this.store.images.nodes,
+      total: () => this.store.images.totalCount ?? this.store.images.nodes.length,
+      more: async () => {
+        await this.store.loadMoreImages();
+        return true;
+      },
+      focusRow: (id) => {
+        const row = this.rows.get(id);
+        if (!row || !row.isConnected || row.closest("[hidden]")) return false;
+        /** @type {HTMLElement} */ (row.querySelector(".thumb")).focus();
+        return true;
+      },
+    };
+  }
+
+  remove(row, node) {
     // Where keyboard focus goes once the row is gone: the next row's delete button, else the previous one's.
     const neighbour = row.nextElementSibling || row.previousElementSibling;
     const hadFocus = row.contains(document.activeElement);
-    const result = await this.store.deleteImage(node.id);
-    showToast(result.message, { error: !result.ok });
-    if (!result.ok) {
-      button.disabled = false;
-      row.classList.remove("is-deleting");
-      return;
-    }
+    if (!deleteWithUndo(this.store, node.id)) return;
     if (hadFocus) {
       const next = neighbour && neighbour.isConnected ? neighbour.querySelector(".delete-button") : null;
       (next || $("#images-title")).focus();
@@ -81,6 +111,7 @@ export class ImagesView {
 
     this.loading.hidden = images.status !== "loading";
     this.error.hidden = !images.error;
+    if (images.error && images.error !== this.error.textContent) announce(images.error, { urgent: true });
     setText(this.error, images.error);
     this.empty.hidden = !(loaded && images.nodes.length === 0);
     this.table.hidden = !(loaded && images.nodes.length > 0);
@@ -118,11 +149,8 @@ export class ImagesView {
   createRow(node) {
     const row = fromTemplate("image-row");
     row.dataset.id = node.id;
-    const link = /** @type {HTMLAnchorElement} */ (row.querySelector(".thumb"));
-    link.href = node.url;
-    link.setAttribute("aria-label", `Open ${node.filename} in a new tab`);
-    const img = /** @type {HTMLImageElement} */ (row.querySelector(".thumb__img"));
-    img.src = node.url;
+    row.querySelector(".thumb").setAttribute("aria-label", `View ${node.filename}`);
+    setPreview(/** @type {HTMLImageElement} */ (row.querySelector(".thumb__img")), node, PREVIEW_BOX, PREVIEW_SIZES);
     const name = row.querySelector(".cell-name");
     name.textContent = node.filename;
     name.setAttribute("title", node.filename);
@@ -134,7 +162,7 @@ export class ImagesView {
     const field = /** @type {HTMLInputElement} */ (row.querySelector(".url-field"));
     field.value = node.url;
     field.setAttribute("aria-label", `Shareable link to ${node.filename}`);
-    row.querySelector(".copy-button").setAttribute("aria-label", `Copy link to ${node.filename}`);
+    row.querySelector(".copy-button__what").textContent = ` link to ${node.filename}`;
     const remove = row.querySelector(".delete-button");
     remove.setAttribute("aria-label", `Delete ${node.filename}`);
     remove.setAttribute("title", "Delete");

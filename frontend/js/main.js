@@ -1,10 +1,13 @@
 // Wires the page together: the store, the two views, the router and page-wide handlers.
 
+import { announce } from "./announce.js";
 import { $ } from "./dom.js";
 import { ImagesView } from "./images-view.js";
 import { Router } from "./router.js";
 import { DEFAULT_PAGE_SIZE, Store } from "./store.js";
+import { dismiss, setUpToast } from "./toast.js";
 import { UploadView } from "./upload-view.js";
+import { Viewer } from "./viewer.js";
 
 /** `?pageSize=N` (1..100) sets the Images view's page size, handy for small screens and tests. */
 function pageSizeFromLocation() {
@@ -13,9 +16,23 @@ function pageSizeFromLocation() {
 }
 
 const store = new Store({ pageSize: pageSizeFromLocation() });
-const uploadView = new UploadView(store);
-const imagesView = new ImagesView(store);
+setUpToast();
+const viewer = new Viewer(store);
+const uploadView = new UploadView(store, viewer);
+const imagesView = new ImagesView(store, viewer);
 const router = new Router({ upload: uploadView, images: imagesView });
+
+// Leaving the page (or hiding it, the last moment a phone reliably gives) ends every undo
+// window: the deletes still waiting are sent, with keepalive so they outlive the page.
+function endUndoWindows() {
+  if (store.pendingDeletes.size === 0) return;
+  dismiss({ expired: false });
+  store.commitAllDeletes();
+}
+window.addEventListener("pagehide", endUndoWindows);
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "hidden") endUndoWindows();
+});
 
 // A banner while the server cannot be reached; "Try again" asks it again.
 const banner = $("#banner");
@@ -23,6 +40,7 @@ store.addEventListener("connection", (event) => {
   const { message } = /** @type {CustomEvent} */ (event).detail;
   $("#banner-text").textContent = message;
   banner.hidden = !message;
+  if (message) announce(message, { urgent: true });
 });
 $("#banner-retry").addEventListener("click", () => {
   store.loadLimits();
@@ -64,4 +82,6 @@ store.loadLimits();
 router.start();
 // The Images tab shows the count from the start (the Images view loads the list itself).
 if (router.current !== "images") store.loadImages();
+// A deep link to one image (`?image=<id>`): open it over the view, stepping through that view's list.
+viewer.syncWithLocation((id) => (router.current === "images" ? imagesView : uploadView).viewerSource(id));
 document.documentElement.classList.add("is-ready");

@@ -61,6 +61,7 @@ function viewFromLocation() {
 /** The current URL with only the view changed, so other parameters (pageSize) survive. */
 function urlFor(name) {
   const url = new URL(location.href);
+  url.searchParams.delete("image"); // an open viewer belongs to the view it was opened in
   if (name === "upload") url.searchParams.delete("view");
   else url.searchParams.set("view", name);
   url.hash = "";

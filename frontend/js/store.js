@@ -33,6 +33,8 @@ export class Store extends EventTarget {
     this.connectionProblem = "";
     this.active = 0;
     this.waiting = [];
+    /** Images taken off the lists whose server-side delete waits for the undo window. */
+    this.pendingDeletes = new Map();
   }
 
   emit(type, detail = null) {
@@ -167,8 +169,8 @@ export class Store extends EventTarget {
       if (ticket !== this.imagesTicket) return;
       this.setConnection(null);
       Object.assign(images, {
-        nodes: page.edges.map((edge) => edge.node),
-        totalCount: page.totalCount,
+        nodes: this.withoutPending(page.edges.map((edge) => edge.node)),
+        totalCount: page.totalCount - this.pendingDeletes.size,
         endCursor: page.pageInfo.endCursor,
         hasNextPage: page.pageInfo.hasNextPage,
         status: "loaded",
@@ -198,8 +200,8 @@ export class Store extends EventTarget {
       if (ticket !== this.imagesTicket) return;
       this.setConnection(null);
       const known = new Set(images.nodes.map((node) => node.id));
-      images.nodes = images.nodes.concat(page.edges.map((edge) => edge.node).filter((node) => !known.has(node.id)));
-      images.totalCount = page.totalCount;
+      images.nodes = images.nodes.concat(this.withoutPending(page.edges.map((edge) => edge.node)).filter((node) => !known.has(node.id)));
+      images.totalCount = page.totalCount - this.pendingDeletes.size;
       images.endCursor = page.pageInfo.endCursor;
       images.hasNextPage = page.pageInfo.hasNextPage;
     } catch (error) {
@@ -211,27 +213,81 @@ export class Store extends EventTarget {
     }
   }
 
-  /** Delete at once; the row goes when the server confirms. Resolves to a message. */
-  async deleteImage(id) {
+  /**
+   * Take an image off the lists at once; the server-side delete waits for `commitDelete` (the
+   * end of the undo window) and `undoDelete` puts it back without any request.
+   */
+  removeForUndo(id) {
     const images = this.images;
-    const node = images.nodes.find((item) => item.id === id);
-    const name = node ? node.filename : "The image";
+    const index = images.nodes.findIndex((item) => item.id === id);
+    const upload = this.uploads.find((item) => item.image && item.image.id === id);
+    const node = index >= 0 ? images.nodes[index] : upload ? upload.image : null;
+    if (!node || this.pendingDeletes.has(id)) return null;
+    const uploadIndex = upload ? this.uploads.indexOf(upload) : -1;
+    this.pendingDeletes.set(id, { node, index, upload, uploadIndex });
+    if (index >= 0) {
+      images.nodes = images.nodes.filter((item) => item.id !== id);
+      if (images.totalCount !== null) images.totalCount -= 1;
+    }
+    if (upload) this.uploads = this.uploads.filter((item) => item !== upload);
+    this.emit("images");
+    this.emit("uploads-reset");
+    return node;
+  }
+
+  /** Put a removed image back where it was; nothing was sent. */
+  undoDelete(id) {
+    const pending = this.pendingDeletes.get(id);
+    if (!pending) return false;
+    this.pendingDeletes.delete(id);
+    this.restore(pending);
+    return true;
+  }
+
+  restore({ node, index, upload, uploadIndex }) {
+    const images = this.images;
+    if (index >= 0 && !images.nodes.some((item) => item.id === node.id)) {
+      const nodes = images.nodes.slice();
+      nodes.splice(Math.min(index, nodes.length), 0, node);
+      images.nodes = nodes;
+      if (images.totalCount !== null) images.totalCount += 1;
+    }
+    if (upload && !this.uploads.includes(upload)) {
+      const uploads = this.uploads.slice();
+      uploads.splice(Math.min(uploadIndex, uploads.length), 0, upload);
+      this.uploads = uploads;
+    }
+    this.emit("images");
+    this.emit("uploads-reset");
+  }
+
+  /** Send the delete of an image removed for undo. Resolves to a message (and puts the row back on failure). */
+  async commitDelete(id, { keepalive = false } = {}) {
+    const pending = this.pendingDeletes.get(id);
+    if (!pending) return null;
+    this.pendingDeletes.delete(id);
+    const name = pending.node.filename;
     let result;
     try {
-      result = await api.deleteImage(id);
+      result = await api.deleteImage(id, { keepalive });
     } catch (error) {
       this.setConnection(error);
+      this.restore(pending);
       return { ok: false, message: `Could not delete ${name}. ${error.message}` };
     }
     this.setConnection(null);
-    const wasListed = images.nodes.length;
-    images.nodes = images.nodes.filter((item) => item.id !== id);
-    if (images.totalCount !== null && images.nodes.length < wasListed) images.totalCount -= 1;
-    this.uploads = this.uploads.filter((upload) => !(upload.image && upload.image.id === id));
-    this.emit("images");
-    this.emit("uploads-reset");
     if (result.__typename === "DeletedImage") return { ok: true, message: `Deleted ${name}.` };
     return { ok: true, message: `${name} was already gone.` };
+  }
+
+  /** The page is being left: send every delete still waiting for its undo window. */
+  commitAllDeletes() {
+    for (const id of Array.from(this.pendingDeletes.keys())) this.commitDelete(id, { keepalive: true });
+  }
+
+  /** The server still lists images waiting for their undo window; the page does not. */
+  withoutPending(nodes) {
+    return nodes.filter((node) => !this.pendingDeletes.has(node.id));
   }
 
   /** Keep a loaded list current with uploads made from this page. */

@@ -1,12 +1,22 @@
 // The Upload view: the drop zone, the file picker, and one row per file.
 
+import { announce } from "./announce.js";
 import { $, copyFromButton, fromTemplate, setText } from "./dom.js";
 import { formatBytes, formatDimensions, listTypes, typeName } from "./format.js";
+import { setPreview } from "./previews.js";
+
+/** The preview's CSS box (app.css `.upload__thumb`): 56 px, 44 px on phones. */
+const PREVIEW_BOX = 56;
+const PREVIEW_SIZES = "(max-width: 680px) 44px, 56px";
 
 export class UploadView {
-  /** @param {import("./store.js").Store} store */
-  constructor(store) {
+  /**
+   * @param {import("./store.js").Store} store
+   * @param {import("./viewer.js").Viewer} viewer
+   */
+  constructor(store, viewer) {
     this.store = store;
+    this.viewer = viewer;
     this.zone = $("#dropzone");
     this.input = /** @type {HTMLInputElement} */ ($("#file-input"));
     this.list = $("#uploads");
@@ -77,13 +87,35 @@ export class UploadView {
       copyFromButton(copy, upload.image.url, row.querySelector(".url-field"));
       return;
     }
-    if (target.closest(".upload__retry")) this.store.retry(upload.id);
+    if (target.closest(".upload__retry")) {
+      this.store.retry(upload.id);
+      return;
+    }
+    if (upload.image && (target.closest(".upload__thumb") || target.closest(".upload__name"))) {
+      this.viewer.open(upload.image, this.viewerSource());
+    }
+  }
+
+  /** What the viewer steps through when opened from here: this page's finished uploads. */
+  viewerSource() {
+    return {
+      list: () => this.store.uploads.filter((upload) => upload.image).map((upload) => upload.image),
+      focusRow: (id) => {
+        const upload = this.store.uploads.find((item) => item.image && item.image.id === id);
+        const row = upload ? this.rows.get(upload.id) : null;
+        if (!row || !row.isConnected || row.closest("[hidden]")) return false;
+        /** @type {HTMLElement} */ (row.querySelector(".upload__thumb")).focus();
+        return true;
+      },
+    };
   }
 
   renderLimits() {
     const limits = this.store.limits;
     if (!limits) return;
-    this.input.accept = limits.acceptedTypes.join(",");
+    // Types, and their usual extensions for systems that do not map newer types (HEIC) to files.
+    const extensions = limits.acceptedTypes.map((type) => `.${type.split("/")[1]}`);
+    this.input.accept = [...limits.acceptedTypes, ...extensions].join(",");
     setText(this.limitsText, `${listTypes(limits.acceptedTypes)} · up to ${formatBytes(limits.maxUploadBytes)} each`);
   }
 
@@ -114,7 +146,8 @@ export class UploadView {
       row.querySelector(".upload__name").title = upload.name;
       row.querySelector(".progress").setAttribute("aria-label", `Uploading ${upload.name}`);
       row.querySelector(".url-field").setAttribute("aria-label", `Shareable link to ${upload.name}`);
-      row.querySelector(".copy-button").setAttribute("aria-label", `Copy link to ${upload.name}`);
+      row.querySelector(".copy-button__what").textContent = ` link to ${upload.name}`;
+      row.querySelector(".upload__thumb").setAttribute("aria-label", `View ${upload.name}`);
       row.querySelector(".upload__retry").setAttribute("aria-label", `Retry ${upload.name}`);
       this.rows.set(upload.id, row);
       this.list.prepend(row);
@@ -132,8 +165,9 @@ export class UploadView {
       const img = /** @type {HTMLImageElement} */ (row.querySelector(".upload__img"));
       if (img.hidden) {
         img.addEventListener("load", () => row.classList.add("has-preview"), { once: true });
-        img.src = image.url;
+        setPreview(img, image, PREVIEW_BOX, PREVIEW_SIZES);
         img.hidden = false;
+        /** @type {HTMLButtonElement} */ (row.querySelector(".upload__thumb")).disabled = false;
       }
     } else {
       setText(meta, formatBytes(upload.size));
@@ -147,7 +181,9 @@ export class UploadView {
       setText(percent, value >= 100 ? "Processing…" : `${value}%`);
     }
     if (upload.state === "error") {
-      setText(row.querySelector(".upload__error-text"), upload.error);
+      const text = row.querySelector(".upload__error-text");
+      if (text.textContent !== upload.error) announce(upload.error, { urgent: true });
+      setText(text, upload.error);
       row.querySelector(".upload__retry").hidden = !upload.retryable;
     }
     this.renderSummary();

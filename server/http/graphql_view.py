@@ -12,8 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, cast
 
-from cross_web import HTTPException, StarletteRequestAdapter
-from cross_web.request._base import FormData as AdapterFormData
+from cross_web import FormData as AdapterFormData, HTTPException, StarletteRequestAdapter
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -27,11 +26,13 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
 from imagehost.http.forwarded import client_address, request_origin
+from imagehost.http.json_body import load_json
 from imagehost.http.multipart import Spool, parse_form
 from imagehost.http.origins import cross_origin_refusal
 from imagehost.http.refusals import RequestRefused, refusal_response
 from imagehost.resolvers.context import Context
 from imagehost.resolvers.limits import UploadLimits
+from imagehost.schema import request_images, upload_fields
 from imagehost.settings import Settings
 from imagehost.storage import ImageStore
 
@@ -74,9 +75,12 @@ class ImagehostGraphQL(GraphQL[Context, None]):
         super().__init__(schema, multipart_uploads_enabled=True, allow_queries_via_get=True)
         self.settings = settings
         self.images = images
-        self.limits = UploadLimits(settings.max_upload_bytes, settings.max_pixels, settings.max_files)
+        self.limits = UploadLimits(
+            settings.max_upload_bytes, settings.max_pixels, settings.max_files, keep_metadata=settings.keep_metadata
+        )
         self.request_adapter_class = _adapter_for(self.limits, images.spool)
         self._ide_html = _local_graphiql(get_graphql_ide_html("graphiql"))
+        self._upload_fields = upload_fields(schema)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -106,12 +110,17 @@ class ImagehostGraphQL(GraphQL[Context, None]):
         root_value: None,
         sub_response: Response,
     ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
-        """Run a batch one operation after another, in the order given.
+        """Check the whole request, then run a batch one operation after another, in the order given.
+
+        Before anything runs: every operation's fields must have their types, and all operations
+        together may store at most `max_files` images (one file mapped into many fields counts
+        once per field), so a request over it stores nothing.
 
         Strawberry runs a batch concurrently; but the multipart spec lets one file be mapped into
         several operations, and concurrent readers of one file would move each other's position.
         In order, each operation sees the whole file, and a batch of mutations applies in order.
         """
+        self._refuse_before_running(request_data if isinstance(request_data, list) else [request_data])
         if not isinstance(request_data, list):
             return await super().execute_operation(
                 request, request_adapter, request_data, context, root_value, sub_response
@@ -120,6 +129,30 @@ class ImagehostGraphQL(GraphQL[Context, None]):
             await self.execute_single(request, request_adapter, sub_response, context, root_value, data)
             for data in request_data
         ]
+
+    def _refuse_before_running(self, operations: list[GraphQLRequestData]) -> None:
+        for number, operation in enumerate(operations, start=1):
+            where = f"operation {number} of the batch" if len(operations) > 1 else "the operation"
+            for field, value, kinds in (
+                ("query", operation.query, (str, type(None))),
+                ("operationName", operation.operation_name, (str, type(None))),
+                ("variables", operation.variables, (dict, type(None))),
+                ("extensions", operation.extensions, (dict, type(None))),
+            ):
+                if not isinstance(value, kinds):
+                    kind = "a string" if str in kinds else "an object"
+                    raise RequestRefused(400, f"`{field}` of {where} must be {kind} or null", "BAD_REQUEST")
+        stored = sum(
+            request_images(operation.query, operation.operation_name, operation.variables, self._upload_fields)
+            for operation in operations
+        )
+        if stored > self.limits.max_files:
+            raise RequestRefused(
+                413,
+                f"The request would store {stored} images; at most {self.limits.max_files} are allowed per "
+                "request (a file mapped into several fields counts once per field)",
+                "TOO_MANY_FILES",
+            )
 
     async def execute_single(
         self,
@@ -140,6 +173,10 @@ class ImagehostGraphQL(GraphQL[Context, None]):
                 raise RequestRefused(405, "Mutations must be sent with POST, not GET", "METHOD_NOT_ALLOWED") from error
             raise
 
+    def decode_json(self, data: str | bytes) -> object:
+        """Strawberry's hook for the JSON body and GET's `variables`/`extensions`: our guarded loader."""
+        return load_json(data)
+
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         trusted = self.settings.trusted_proxies
         return Context(
@@ -159,7 +196,9 @@ class ImagehostGraphQL(GraphQL[Context, None]):
         return HTMLResponse(self._ide_html)
 
     async def parse_multipart(self, request: Any) -> dict[str, str]:
-        """Strict GraphQL multipart request spec: `operations` and `map` must both be there and be JSON."""
+        """Strict GraphQL multipart request spec: `operations` and `map` must both be there and be JSON.
+
+        The parser has already held the body to the spec's order (each field once, then only files)."""
         form_data = await request.get_form_data()
         form: FormData = form_data.form
         operations = _json_field(form, "operations")
@@ -174,7 +213,7 @@ class ImagehostGraphQL(GraphQL[Context, None]):
         for key in files_map:
             if key in files:
                 continue
-            problem = "is not a file part (it has no filename=)" if key in form else "is not in the request"
+            problem = "is not a file part" if key in form else "is not in the request"
             raise RequestRefused(400, f"`map` names the field {key!r}, which {problem}", "MALFORMED_MULTIPART")
         try:
             return replace_placeholders_with_files(cast("dict[str, Any]", operations), files_map, files)
@@ -242,7 +281,7 @@ def _json_field(form: FormData, name: str) -> Any:
     if not isinstance(value, str):
         raise RequestRefused(400, f"The multipart request has no `{name}` field", "MALFORMED_MULTIPART")
     try:
-        return json.loads(value)
+        return load_json(value)
     except json.JSONDecodeError:
         raise RequestRefused(400, f"The `{name}` field is not valid JSON", "MALFORMED_MULTIPART") from None
 

@@ -1,7 +1,8 @@
 """Image bytes from the images folder, for `imagehost serve` (behind Nginx, Nginx serves them).
 
 Starlette's StaticFiles brings ETag, Last-Modified, 304s and Range; this subclass serves only
-names the blob store could have made (so never the catalog) and adds the contract's headers.
+names the blob store could have made (storage.keys: display bytes, thumbnails, originals; so
+never the catalog) and adds the contract's headers, the same for every key.
 """
 
 from __future__ import annotations
@@ -12,10 +13,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from imagehost.storage import EXTENSIONS
-from imagehost.storage.file_blobs import KEY_PATTERN
+from imagehost.storage.keys import KEY_PATTERN, content_type_of
 
-CONTENT_TYPES = {extension: content_type for content_type, extension in EXTENSIONS.items()}
 IMAGE_HEADERS = {
     "Cache-Control": "public, max-age=31536000, immutable",
     "X-Content-Type-Options": "nosniff",
@@ -32,9 +31,8 @@ class ImageFiles(StaticFiles):
         self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope, status_code: int = 200
     ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
-        extension = os.fspath(full_path).rsplit(".", 1)[-1]
         response.headers.update(IMAGE_HEADERS)
         if response.status_code != 304:
-            response.headers["Content-Type"] = CONTENT_TYPES[extension]
+            response.headers["Content-Type"] = content_type_of(os.path.basename(full_path))
         return response
 

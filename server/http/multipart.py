@@ -7,9 +7,16 @@ as the images, so storing it is a hard link rather than a second copy of megabyt
 writes run in a worker thread, one trip per chunk the network delivered, so a slow disk never
 stalls the event loop.
 
+The GraphQL multipart request spec fixes the order: `operations`, then `map`, then the files.
+The parser holds to it: the first two parts must be those two fields, once each; every part
+after them is a file, whatever its headers say (the spec does not require `filename=`, and gql
+streaming a file sends none). So a file never reaches a resolver as text, and a second
+`operations` or `map` cannot silently replace the first.
+
 Limits: a file stops being stored one byte past the per-file limit (the rest is counted and
 dropped, so the resolver reports TOO_LARGE without the file ever being held whole); more files
-than allowed is its own refusal; the non-file fields (`operations`, `map`) are few and small.
+than allowed is its own refusal; the two fields are small. A part's header lines may be long
+(a file name of thousands of characters): the name is shortened, the request still served.
 """
 
 from __future__ import annotations
@@ -24,9 +31,14 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import FormData, Headers, UploadFile
 
 from imagehost.http.refusals import RequestRefused
+from imagehost.resolvers.filenames import display_filename
 
-MAX_FIELDS = 16
+FIELDS = ("operations", "map")
+"""The spec's fields, in the order they must come, before any file."""
 MAX_FIELD_BYTES = 1024 * 1024
+MAX_PART_HEADER_BYTES = 64 * 1024
+"""The longest header line of a part we read. python-multipart's default, 4 KiB, refused a long
+file name, and with it the whole request; the name is shortened instead (display_filename)."""
 MEMORY_PER_FILE = 1024 * 1024
 """Bytes of one file held in memory before it moves to a spool file (Starlette's default too)."""
 
@@ -38,12 +50,14 @@ class _Malformed(Exception):
 
 
 class _Part:
-    __slots__ = ("headers", "name", "filename", "chunks", "held", "spool", "received")
+    __slots__ = ("headers", "name", "is_file", "filename", "chunks", "held", "spool", "received")
 
     def __init__(self) -> None:
         self.headers: list[tuple[bytes, bytes]] = []
         self.name = ""
+        self.is_file = False
         self.filename: str | None = None
+        """The client's name for a file, shortened and cleaned (display data); None if it gave none."""
         self.chunks: list[memoryview] = []
         """Views into the network chunks: a file's bytes are copied once, when joined."""
         self.held = 0
@@ -65,7 +79,6 @@ class UploadFormParser:
         self.ended = False
         """Whether the closing boundary came: a body cut short must not yield a cut-short file."""
         self._files = 0
-        self._fields = 0
         self._part = _Part()
         self._header_name = bytearray()
         self._header_value = bytearray()
@@ -102,23 +115,30 @@ class UploadFormParser:
         if b"name" not in options:
             raise _Malformed('a part has no Content-Disposition "name"')
         part.name = _decode(options[b"name"])
-        if b"filename" in options:
+        if part.name in (field.name for field in self.parts[:len(FIELDS)]):
+            raise _Malformed(f"it has a second `{part.name}` part: `operations` and `map` come once each")
+        if len(self.parts) < len(FIELDS):
+            expected = FIELDS[len(self.parts)]
+            if part.name != expected:
+                raise _Malformed(
+                    f"the part {part.name[:100]!r} comes where `{expected}` must: the spec's order is "
+                    "`operations`, then `map`, then the files"
+                )
+        else:
             self._files += 1
             if self._files > self.max_files:
                 raise RequestRefused(
                     413, f"More than {self.max_files} files in one request: send them in several requests", "TOO_MANY_FILES"
                 )
-            part.filename = _decode(options[b"filename"])
-        else:
-            self._fields += 1
-            if self._fields > MAX_FIELDS:
-                raise _Malformed(f"more than {MAX_FIELDS} non-file fields")
+            part.is_file = True
+            if b"filename" in options:
+                part.filename = display_filename(_decode(options[b"filename"]))
         self.parts.append(part)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         part = self._part
         part.received += end - start
-        if part.filename is None:
+        if not part.is_file:
             if part.received > MAX_FIELD_BYTES:
                 raise _Malformed(f"the field {part.name!r} is larger than {MAX_FIELD_BYTES // 1024} KB")
             part.chunks.append(memoryview(data)[start:end])
@@ -148,7 +168,7 @@ class UploadFormParser:
         items: list[tuple[str, str | UploadFile]] = []
         for part in self.parts:
             data = b"".join(part.chunks)
-            if part.filename is None:
+            if not part.is_file:
                 items.append((part.name, _decode(data)))
                 continue
             file = part.spool if part.spool is not None else io.BytesIO(data)
@@ -172,7 +192,7 @@ async def parse_form(
         raise RequestRefused(400, "The multipart body has no boundary", "MALFORMED_MULTIPART")
     form = UploadFormParser(spool, max_file_bytes=max_file_bytes, max_files=max_files)
     try:
-        parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
+        parser = MultipartParser(boundary, form.callbacks(), max_header_size=MAX_PART_HEADER_BYTES)  # type: ignore[arg-type]
         async for chunk in stream:
             parser.write(chunk)
             if form.to_spool:

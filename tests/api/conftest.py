@@ -35,7 +35,9 @@ mutation($files: [Upload!]!) {
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(images_dir=tmp_path / "images", log_dir=tmp_path / "logs", max_upload_bytes=512 * 1024, max_files=4)
+    return Settings(images_dir=tmp_path / "images", log_dir=tmp_path / "logs", max_upload_bytes=512 * 1024, max_files=4,
+                    allowed_hosts=("img.test", "photos.example.net"),  # the test client's host, a forwarded one
+                    min_free_bytes=1024 * 1024)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, ImageDraw
-from playwright.sync_api import ConsoleMessage, Locator, Page, Request
+from playwright.sync_api import ConsoleMessage, Locator, Page, Request, expect
 
 from tests.support import RunningServer
 
@@ -264,7 +264,8 @@ def open_app(page: Page, server: RunningServer, query: str = "") -> None:
     """Open the page and wait until it knows the server's upload limits."""
     page.goto(server.url + "/" + query)
     page.wait_for_selector("html.is-ready")
-    page.wait_for_function("document.querySelector('#upload-limits').textContent.includes('each')")
+    # (not wait_for_function with a string: the page's CSP forbids the eval it uses)
+    expect(page.locator("#upload-limits")).to_contain_text("each")
 
 
 def drop_files(page: Page, selector: str, files: list[tuple[str, bytes, str]]) -> None:
@@ -300,3 +301,47 @@ def record_multipart_posts(page: Page) -> list[Request]:
 
     page.on("request", note)
     return sent
+
+
+def image_row(page: Page, name: str) -> Locator:
+    """The Images view's row for the image called `name`."""
+    return page.locator("#images-body .image-row").filter(
+        has=page.locator(".cell-name", has_text=name)
+    )
+
+
+def record_operations(page: Page, operation: str) -> list[Request]:
+    """Record every GraphQL request naming `operation` (e.g. "DeleteImage") from now on."""
+    sent: list[Request] = []
+
+    def note(request: Request) -> None:
+        if request.method == "POST" and f"mutation {operation}" in (request.post_data or ""):
+            sent.append(request)
+        elif request.method == "POST" and f"query {operation}" in (request.post_data or ""):
+            sent.append(request)
+
+    page.on("request", note)
+    return sent
+
+
+def image_ids(server: RunningServer) -> set[str]:
+    """The ids the server lists now (first 100)."""
+    data = graphql(server, "{ images(first: 100) { edges { node { id } } } }")
+    images = data["images"]
+    assert isinstance(images, dict)
+    return {str(edge["node"]["id"]) for edge in images["edges"]}
+
+
+def assert_same_picture(served: bytes, original: bytes) -> None:
+    """The served file shows what was uploaded: the same bytes, or, when the server stripped
+    metadata (EXIF, XMP, text chunks), the same format, size, frames and pixels."""
+    if served == original:
+        return
+    with Image.open(io.BytesIO(served)) as got, Image.open(io.BytesIO(original)) as sent:
+        assert (got.format, got.size) == (sent.format, sent.size)
+        frames = getattr(sent, "n_frames", 1)
+        assert getattr(got, "n_frames", 1) == frames
+        for index in range(frames):
+            got.seek(index)
+            sent.seek(index)
+            assert got.convert("RGBA").tobytes() == sent.convert("RGBA").tobytes(), index

@@ -22,7 +22,7 @@ from tests.support import RunningServer
 def test_page_shows_the_servers_limits(page: Page, small_server: RunningServer) -> None:
     open_app(page, small_server)
     expect(page.locator("#upload-limits")).to_have_text(
-        "JPEG, PNG, GIF or WebP · up to 195 KiB each"
+        "JPEG, PNG, GIF, WebP, AVIF or HEIC · up to 195 KiB each"
     )
 
 

@@ -8,6 +8,7 @@ from playwright.sync_api import FileChooser, Page, expect
 
 from tests.browser.browser_helpers import (
     ConsoleWatch,
+    assert_same_picture,
     Images,
     TestImage,
     drop_files,
@@ -21,7 +22,14 @@ from tests.support import RunningServer
 
 # A JPEG signature with nothing behind it: passes the page's check, fails the server's decode.
 BROKEN_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 400
-TYPE_NAMES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WebP"}
+TYPE_NAMES = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/gif": "GIF",
+    "image/webp": "WebP",
+    "image/avif": "AVIF",
+    "image/heic": "HEIC",
+}
 
 
 def assert_uploaded(page: Page, image: TestImage) -> str:
@@ -32,7 +40,7 @@ def assert_uploaded(page: Page, image: TestImage) -> str:
     assert url.startswith("http://") and "/images/" in url
     status, body = fetch_bytes(url)
     assert status == 200
-    assert body == image.data
+    assert_same_picture(body, image.data)
     expect(row.locator(".upload__meta")).to_contain_text(TYPE_NAMES[image.content_type])
     expect(row.locator(".copy-button")).to_have_accessible_name(f"Copy link to {image.name}")
     return url
@@ -102,7 +110,8 @@ def test_pasting_an_image_uploads_it(page: Page, server: RunningServer, images: 
     expect(row).to_have_attribute("data-state", "done")
     expect(row.locator(".upload__name")).to_have_text(re.compile(r"^pasted-\d{8}-\d{6}\.png$"))
     status, body = fetch_bytes(row.locator(".url-field").input_value())
-    assert (status, body) == (200, images.png.data)
+    assert status == 200
+    assert_same_picture(body, images.png.data)
 
 
 def test_several_files_with_one_refused(page: Page, server: RunningServer, images: Images) -> None:
@@ -127,7 +136,7 @@ def test_several_files_with_one_refused(page: Page, server: RunningServer, image
     refused = upload_row(page, "cat.jpg")
     expect(refused).to_have_attribute("data-state", "error")
     expect(refused.locator(".upload__error-text")).to_have_text(
-        "cat.jpg is not an image this server takes: use JPEG, PNG, GIF or WebP."
+        "cat.jpg is not an image this server takes: use JPEG, PNG, GIF, WebP, AVIF or HEIC."
     )
     expect(refused.locator(".upload__error-text")).to_be_visible()
     expect(refused.locator(".upload__retry")).to_be_hidden()

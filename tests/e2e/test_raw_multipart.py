@@ -9,6 +9,7 @@ JSON body, and that nothing was stored and the server still answers.
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import select
 import socket
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 from imagehost.settings import Settings
+from PIL import Image
 
 from tests.e2e._service import (
     FIXTURE_BY_NAME,
@@ -47,11 +49,25 @@ BODY_CAP = Settings(
 # The server's code for a request it cannot read as a GraphQL multipart request.
 MALFORMED = "MALFORMED_MULTIPART"
 
-PNG = FIXTURE_BY_NAME["alpha_earth.png"].data
+
+
+def without_metadata(png: bytes) -> bytes:
+    """The PNG re-saved by Pillow, so without the tIME/iTXt chunks the upload pipeline strips
+    (issue 14): this module tests the transport, so what is stored must be exactly what was sent."""
+    out = io.BytesIO()
+    with Image.open(io.BytesIO(png)) as image:
+        image.save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = without_metadata(FIXTURE_BY_NAME["alpha_earth.png"].data)
 GIF = FIXTURE_BY_NAME["anim_throbber.gif"].data
 WEBP = FIXTURE_BY_NAME["anim_throbber.webp"].data
 
-RESULT = "__typename ... on Image { id url size contentType } ... on UploadError { code message }"
+RESULT = (
+    "__typename ... on Image { id url thumbnailUrl size contentType }"
+    " ... on UploadError { code message }"
+)
 UPLOAD_IMAGE = f"mutation ($file: Upload!) {{ uploadImage(file: $file) {{ {RESULT} }} }}"
 UPLOAD_IMAGES = f"mutation ($files: [Upload!]!) {{ uploadImages(files: $files) {{ {RESULT} }} }}"
 
@@ -182,6 +198,11 @@ def assert_nothing_stored(server: RunningServer) -> None:
     assert healthz_status(server.url) == 200
 
 
+def keys_of(image: dict[str, Any]) -> set[str]:
+    """The names of an image's files: its bytes and its thumbnail."""
+    return {stored_name(image), str(image["thumbnailUrl"]).rsplit("/", 1)[-1]}
+
+
 def images_in(reply: Reply, field: str) -> list[dict[str, Any]]:
     assert reply.status == 200, reply
     body = reply.json()
@@ -252,8 +273,9 @@ def test_spec_batching(server: RunningServer) -> None:
 
 
 def test_one_file_mapped_into_several_operations(server: RunningServer) -> None:
-    # The spec lets one file part fill several variables, also across a batch's operations.
-    sharing = 4
+    # The spec lets one file part fill several variables, also across a batch's operations;
+    # each operation stores an image, so at most MAX_FILES of them fit in one request.
+    sharing = MAX_FILES
     body = multipart(
         Part(
             "operations",
@@ -296,11 +318,13 @@ def test_file_over_the_limit_is_too_large_beside_its_siblings(server: RunningSer
 
     first, refused, last = images_in(post(server, body), "uploadImages")
 
-    assert (first["__typename"], first["size"]) == ("Image", MAX_UPLOAD_BYTES)
+    # Accepted at the limit; the bytes after IEND are not part of the image and are not stored.
+    assert (first["__typename"], first["size"]) == ("Image", len(PNG))
+    assert (server.images_dir / stored_name(first)).read_bytes() == PNG
     assert (refused["__typename"], refused["code"]) == ("UploadError", "TOO_LARGE")
     assert "over.webp" in refused["message"]
     assert (last["__typename"], last["size"]) == ("Image", len(GIF))
-    assert stored_names(server.images_dir) == {stored_name(first), stored_name(last)}
+    assert stored_names(server.images_dir) == keys_of(first) | keys_of(last)
     assert partial_uploads(server.images_dir) == []
 
 
@@ -361,16 +385,75 @@ def test_malformed_multipart_is_refused(
     assert_nothing_stored(server)
 
 
-def test_file_part_without_filename_is_refused(server: RunningServer) -> None:
-    # Without `filename=` a part is a text field, not a file: the `map` then names no file part.
+def test_file_part_without_filename_is_a_file(server: RunningServer) -> None:
+    # The spec does not require `filename=`: every part after `map` is a file, named for its type.
+    query = (
+        "mutation ($files: [Upload!]!) { uploadImages(files: $files) { __typename "
+        "... on Image { filename contentType size } ... on UploadError { code message } } }"
+    )
     body = multipart(
-        operations(UPLOAD_IMAGES, {"files": [None, None]}),
-        file_map({"0": ["variables.files.0"], "1": ["variables.files.1"]}),
+        operations(query, {"files": [None, None, None]}),
+        file_map({"0": ["variables.files.0"], "1": ["variables.files.1"], "2": ["variables.files.2"]}),
         Part("0", GIF, filename="ok.gif", content_type="image/gif"),
-        Part("1", b"GIF89a not really a file part"),
+        Part("1", PNG),
+        Part("2", WEBP, content_type="text/plain"),
     )
 
-    assert_refused(post(server, body), 400, MALFORMED)
+    images = images_in(post(server, body), "uploadImages")
+
+    assert images == [
+        {"__typename": "Image", "filename": "ok.gif", "contentType": "image/gif", "size": len(GIF)},
+        {"__typename": "Image", "filename": "image.png", "contentType": "image/png", "size": len(PNG)},
+        {"__typename": "Image", "filename": "image.webp", "contentType": "image/webp", "size": len(WEBP)},
+    ]
+    assert total_count(server.url) == 3
+
+
+def test_a_very_long_file_name_is_shortened(server: RunningServer) -> None:
+    long_name = "x" * 10_000 + ".png"
+    query = f"mutation ($file: Upload!) {{ uploadImage(file: $file) {{ {RESULT} ... on Image {{ filename }} }} }}"
+    body = multipart(
+        operations(query, {"file": None}),
+        file_map({"0": ["variables.file"]}),
+        Part("0", PNG, filename=long_name, content_type="image/png"),
+    )
+
+    [image] = images_in(post(server, body), "uploadImage")
+
+    assert image["__typename"] == "Image", image
+    assert image["filename"] == "x" * 251 + ".png"
+    assert (server.images_dir / stored_name(image)).read_bytes() == PNG
+
+
+SECOND_FIELD = [
+    pytest.param(
+        [*single_upload(), operations(UPLOAD_IMAGES, {"files": [None]})], "second `operations`",
+        id="operations-again-after-the-files",
+    ),
+    pytest.param(
+        [single_upload()[0], single_upload()[0], *single_upload()[1:]], "second `operations`",
+        id="operations-twice",
+    ),
+    pytest.param(
+        [*single_upload()[:2], file_map({"0": ["variables.file"], "1": ["variables.file"]}),
+         single_upload()[2]],
+        "second `map`",
+        id="map-twice",
+    ),
+    pytest.param([single_upload()[2], *single_upload()[:2]], "comes where `operations` must", id="file-first"),
+    pytest.param([single_upload()[1], single_upload()[0], single_upload()[2]], "comes where `operations` must",
+                 id="map-before-operations"),
+]
+
+
+@pytest.mark.parametrize(("parts", "says"), SECOND_FIELD)
+def test_duplicate_or_misplaced_spec_fields_are_refused(
+    server: RunningServer, parts: list[Part], says: str
+) -> None:
+    reply = post(server, multipart(*parts))
+
+    assert_refused(reply, 400, MALFORMED)
+    assert says in reply.json()["errors"][0]["message"]
     assert_nothing_stored(server)
 
 
@@ -494,4 +577,4 @@ def test_allowed_origins_may_upload(server: RunningServer, headers_for: Any) -> 
     [image] = images_in(post(server, png_upload(), **headers_for(server)), "uploadImage")
 
     assert image["__typename"] == "Image"
-    assert stored_names(server.images_dir) == {stored_name(image)}
+    assert stored_names(server.images_dir) == keys_of(image)

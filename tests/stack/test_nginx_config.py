@@ -16,15 +16,17 @@ from pathlib import Path
 import pytest
 from imagehost import stack as stack_module
 from imagehost.assets import asset_dir
+from imagehost.http.security_headers import CSP, IMAGE_CSP, SECURITY_HEADERS, graphiql_csp, inline_script_hashes, ui_csp
 from imagehost.nginx_config import (
     UPSTREAM_IDLE_SECONDS,
     NginxConfigError,
     SiteConfig,
-    inline_script_hashes,
     render_site,
     render_stack_main,
 )
 from imagehost.settings import load_settings
+from imagehost.storage.formats import FORMATS
+from imagehost.storage.keys import CONTENT_TYPES_BY_EXTENSION, KEY_REGEX
 from imagehost.stack import WORKER_KEEP_ALIVE_SECONDS, run_stack, worker_command
 
 from tests.stack.stack_helpers import nginx_binary, request, run_quietly
@@ -57,6 +59,42 @@ def test_every_placeholder_is_filled(tmp_path: Path) -> None:
     assert "img-src 'self' data: blob: https://cdn.example;" in site
     assert "$proxy_add_x_forwarded_for" in site  # Nginx's own variables are left alone
     assert "user " not in main
+
+
+def test_security_headers_are_rendered_from_the_one_table(tmp_path: Path) -> None:
+    site = render_site(_site(tmp_path, graphiql_script_hashes=("'sha256-abc='",), public_url="https://cdn.example"))
+    server_block = site[site.index("server {"):]
+    for name, value in SECURITY_HEADERS.items():
+        assert server_block.count(f'add_header {name} "{value}" always;') == 1, name
+        assert server_block.count(f"proxy_hide_header {name};") == 1, name
+    assert server_block.count(f"add_header {CSP} $imagehost_csp always;") == 1
+    assert server_block.count(f"proxy_hide_header {CSP};") == 1
+    # Every add_header is at server level: one in a location would drop all the inherited ones.
+    assert len(re.findall(r"^    add_header ", server_block, re.MULTILINE)) == len(SECURITY_HEADERS) + 2
+    assert not re.findall(r"^        +add_header ", server_block, re.MULTILINE)
+    csp_map = re.search(r'map "\$uri\|\$sent_http_content_type" \$imagehost_csp \{(.*?)\n\}', site, re.DOTALL)
+    assert csp_map is not None
+    policies = [IMAGE_CSP, graphiql_csp(("'sha256-abc='",)), ui_csp("https://cdn.example")]
+    assert [line.split(None, 1)[1] for line in csp_map[1].strip().splitlines()] == [f'"{p}";' for p in policies]
+
+
+def test_image_locations_are_rendered_from_the_key_scheme(tmp_path: Path) -> None:
+    site = render_site(_site(tmp_path))
+    assert f'location ~ "^/images/({KEY_REGEX})$" {{' in site
+    assert f'"~^/images/{KEY_REGEX}$"  "public, max-age=31536000, immutable";' in site
+    image_location = site[site.index('location ~ "^/images/'):]
+    image_types = re.search(r"types \{(.*?)\}", image_location, re.DOTALL)
+    assert image_types is not None
+    pairs = {tuple(line.strip(" ;").split()) for line in image_types[1].strip().splitlines()}
+    assert pairs == {(content_type, extension) for extension, content_type in CONTENT_TYPES_BY_EXTENSION.items()}
+    assert {extension for _, extension in pairs} == {image_format.extension for image_format in FORMATS}
+
+
+def test_a_policy_nginx_cannot_quote_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(NginxConfigError, match="cannot be written"):
+        render_site(_site(tmp_path, graphiql_script_hashes=('"; add_header X 1; "',)))
+    with pytest.raises(NginxConfigError, match="cannot be written"):
+        render_site(_site(tmp_path, public_url="https://cdn$host.example"))
 
 
 def test_the_docker_upstream_re_resolves_the_app_name(tmp_path: Path) -> None:
@@ -115,6 +153,9 @@ def test_no_live_worker_is_a_json_502_on_graphql(lone_nginx: str) -> None:
                                         "extensions": {"code": "BAD_GATEWAY"}}]}
     health = request(lone_nginx + "/healthz")
     assert health.status == 503 and health.json()["status"] == "unavailable"
+    for answer in (reply, health):  # Nginx's own answers are hardened too
+        assert answer.headers[CSP] == ui_csp(None)
+        assert {name: answer.headers[name] for name in SECURITY_HEADERS} == dict(SECURITY_HEADERS)
 
 
 def test_a_chunked_body_over_the_cap_is_a_json_413(lone_nginx: str) -> None:

@@ -15,7 +15,8 @@ import anyio
 import pytest
 
 from imagehost.storage import CatalogError, ImageStore, InvalidCursor, NewImage, StorageError
-from imagehost.storage.file_blobs import FileBlobStore, SpoolFile
+from imagehost.storage import file_blobs
+from imagehost.storage.file_blobs import FileBlobStore
 from imagehost.storage.sqlite_catalog import SqliteCatalog
 from tests.imagedata import drawn_png
 
@@ -105,10 +106,11 @@ def test_files_are_readable_by_other_users(image_store: ImageStore) -> None:
 def test_blob_store_never_overwrites(tmp_path: Path) -> None:
     blobs = FileBlobStore(tmp_path, tmp_path / "tmp")
     key = "A" * 22 + ".png"
-    blobs.put(key, io.BytesIO(b"first"))
+    blobs.put(key, io.BytesIO(b"first")).commit()
     with pytest.raises(StorageError):
         blobs.put(key, io.BytesIO(b"second"))
     assert (tmp_path / key).read_bytes() == b"first"
+    assert list((tmp_path / "tmp").iterdir()) == []  # the refused write left no marker or partial file
 
 
 @pytest.mark.parametrize("key", ["../escape.png", "a.png", "A" * 22 + ".exe", ".imagehost/catalog.sqlite3"])
@@ -232,23 +234,6 @@ def test_parallel_adds_and_deletes_stay_consistent(image_store: ImageStore) -> N
     assert image_store.catalog.count() == 25
 
 
-def test_sweep_removes_crash_leftovers_only_when_old(image_store: ImageStore) -> None:
-    kept = add(image_store)
-    root: Path = image_store.blobs.root  # type: ignore[attr-defined]
-    orphan = root / ("B" * 22 + ".png")
-    orphan.write_bytes(drawn_png())
-    partial = image_store.blobs.work_dir / "upload-x.part"  # type: ignore[attr-defined]
-    partial.write_bytes(b"half")
-
-    assert image_store.sweep(grace_seconds=3600) == 0  # too young: may be an upload in flight
-    old = time.time() - 7200
-    for path in (orphan, partial):
-        os.utime(path, (old, old))
-    assert image_store.sweep(grace_seconds=3600) == 2
-    assert not orphan.exists() and not partial.exists()
-    assert stored_files(image_store) == {f"{kept}.png"}
-
-
 def test_check_passes_on_a_working_store_and_fails_when_it_cannot_write(image_store: ImageStore) -> None:
     image_store.check_sync()
     work_dir: Path = image_store.blobs.work_dir  # type: ignore[attr-defined]
@@ -293,7 +278,7 @@ def test_a_spooled_upload_is_stored_without_a_second_copy(image_store: ImageStor
         path = image_store.blobs.local_path(record.key)
         assert path is not None and path.read_bytes() == data
         if isinstance(image_store.blobs, FileBlobStore):  # the bytes are linked, not copied
-            assert os.fstat(spool.fileno()).st_ino == path.stat().st_ino
+            assert os.fstat(spool.handle).st_ino == path.stat().st_ino  # type: ignore[attr-defined]
     # Closing the spool leaves no temporary file; both stored images keep their bytes.
     assert partial_files(image_store) == []
     for stored in (record, again):
@@ -307,27 +292,33 @@ def test_an_unused_spool_leaves_nothing_behind(image_store: ImageStore) -> None:
         spool.write(b"half an upload")
     assert partial_files(image_store) == []
     assert stored_files(image_store) == set()
-    assert image_store.sweep(grace_seconds=0) == 0
+    assert image_store.sweep().work.leftovers == 0
 
 
 @pytest.mark.parametrize("missing", ["O_TMPFILE", "/proc"])
 def test_spooled_uploads_are_stored_where_unnamed_files_or_proc_are_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: str
 ) -> None:
-    store = FileBlobStore(tmp_path / "images", tmp_path / "work")
     if missing == "O_TMPFILE":
         monkeypatch.delattr(os, "O_TMPFILE")  # as on macOS: a named temporary file instead
     else:
-        def no_proc(self: SpoolFile, final: Path) -> None:
-            raise FileNotFoundError(2, "No such file or directory", "/proc/self/fd")
+        link = file_blobs._link
 
-        monkeypatch.setattr(SpoolFile, "link_as", no_proc)  # linking fails: the bytes are copied
+        def no_proc(handle: int, temp_name: str | None, dir_fd: int, name: str) -> None:
+            if temp_name is None:  # an unnamed file can only be named through /proc
+                raise FileNotFoundError(2, "No such file or directory", "/proc/self/fd")
+            link(handle, temp_name, dir_fd, name)
+
+        monkeypatch.setattr(file_blobs, "_link", no_proc)  # the store finds out, and names its files
+    store = FileBlobStore(tmp_path / "images", tmp_path / "work")
     data = drawn_png()
+    key = "A" * 22 + ".png"
     with store.spool() as spool:
         spool.write(data)
         spool.seek(0)
-        named = list((tmp_path / "work").iterdir())
-        assert len(named) == (1 if missing == "O_TMPFILE" else 0)
-        store.put("A" * 22 + ".png", spool)
-    assert (tmp_path / "images" / ("A" * 22 + ".png")).read_bytes() == data
+        assert [path.name.startswith("upload-") for path in (tmp_path / "work").iterdir()] == [True]
+        pending = store.put(key, spool)
+        assert {path.name for path in (tmp_path / "work").iterdir()} >= {f"pending-{key}"}
+        pending.commit()
+    assert (tmp_path / "images" / key).read_bytes() == data
     assert list((tmp_path / "work").iterdir()) == []

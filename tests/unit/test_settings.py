@@ -75,3 +75,66 @@ def test_busy_port_is_one_clear_line(tmp_path: Path) -> None:
 def test_module_entry_point_shows_help() -> None:
     result = subprocess.run([sys.executable, "-m", "imagehost", "--help"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0 and "serve" in result.stdout and "stack" in result.stdout
+
+
+def test_allowed_hosts_default_to_loopback_names_and_the_public_urls_host(tmp_path: Path) -> None:
+    base = {"IMAGEHOST_IMAGES_DIR": str(tmp_path / "i"), "IMAGEHOST_LOG_DIR": str(tmp_path / "l")}
+    plain = load_settings(base, env_file=tmp_path / "none.env")
+    assert plain.allowed_hosts == ()
+    assert plain.host_patterns == ("localhost", "*.localhost", "127.0.0.1", "::1")
+
+    public = load_settings({**base, "IMAGEHOST_PUBLIC_URL": "https://Pics.Example.org:8443/base",
+                            "IMAGEHOST_ALLOWED_HOSTS": "cdn.example.org, *.Example.NET  [::2] 10.0.0.5."},
+                           env_file=tmp_path / "none.env")
+    assert public.allowed_hosts == ("cdn.example.org", "*.example.net", "::2", "10.0.0.5")
+    assert public.host_patterns == ("localhost", "*.localhost", "127.0.0.1", "::1", "pics.example.org",
+                                    "cdn.example.org", "*.example.net", "::2", "10.0.0.5")
+    assert load_settings({**base, "IMAGEHOST_ALLOWED_HOSTS": "*"}, env_file=tmp_path / "none.env").allowed_hosts == ("*",)
+
+
+@pytest.mark.parametrize("value", ["https://img.example.org", "img.example.org:8443", "*example.org", "a*.example.org",
+                                   "img.example.org/path", "[::1]:80", "*.::1", "bad_chärs.org"])
+def test_an_allowed_host_that_is_no_host_name_is_refused(value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"IMAGEHOST_ALLOWED_HOSTS": f"ok.example.org {value}"})
+    message = str(caught.value)
+    assert message.startswith("IMAGEHOST_ALLOWED_HOSTS=") and "is not a host name" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(("listen", "added"), [("127.0.0.1", ()), ("0.0.0.0", ()), ("::", ()),
+                                               ("192.168.1.5", ("192.168.1.5",)), ("Box.Local", ("box.local",)),
+                                               ("fe80::1", ("fe80::1",))])
+def test_serve_also_answers_to_the_address_it_listens_on(tmp_path: Path, listen: str, added: tuple[str, ...]) -> None:
+    settings = load_settings({"IMAGEHOST_IMAGES_DIR": str(tmp_path / "i"), "IMAGEHOST_LOG_DIR": str(tmp_path / "l")},
+                             env_file=tmp_path / "none.env")
+    listening = settings.answering_to(listen)
+    assert listening.host_patterns == tuple(dict.fromkeys([*settings.host_patterns, *added]))
+
+
+def test_min_free_bytes_defaults_to_a_gibibyte_and_zero_turns_it_off(tmp_path: Path) -> None:
+    base = {"IMAGEHOST_IMAGES_DIR": str(tmp_path / "i"), "IMAGEHOST_LOG_DIR": str(tmp_path / "l")}
+    assert load_settings(base, env_file=tmp_path / "none.env").min_free_bytes == 1073741824
+    assert load_settings({**base, "IMAGEHOST_MIN_FREE_BYTES": "0"}, env_file=tmp_path / "none.env").min_free_bytes == 0
+    assert load_settings({**base, "IMAGEHOST_MIN_FREE_BYTES": "5_000_000"}, env_file=tmp_path / "none.env").min_free_bytes == 5_000_000
+
+
+@pytest.mark.parametrize(("value", "says"), [("-1", "must be 0 (off) or more"), ("1GB", "must be a whole number")])
+def test_a_bad_min_free_bytes_stops_start_up_with_one_line(tmp_path: Path, value: str, says: str) -> None:
+    env = server_env(tmp_path / "images", tmp_path / "logs", min_free_bytes=value)
+    result = subprocess.run([str(BIN / "imagehost"), "serve", "--port", str(free_port())], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"imagehost: IMAGEHOST_MIN_FREE_BYTES={value!r}: {says}"
+
+
+def test_keep_metadata_is_off_unless_turned_on(tmp_path: Path) -> None:
+    base = {"IMAGEHOST_IMAGES_DIR": str(tmp_path / "i"), "IMAGEHOST_LOG_DIR": str(tmp_path / "l")}
+    assert load_settings(base, env_file=tmp_path / "none.env").keep_metadata is False
+    assert load_settings({**base, "IMAGEHOST_KEEP_METADATA": "true"}, env_file=tmp_path / "none.env").keep_metadata is True
+    assert load_settings({**base, "IMAGEHOST_KEEP_METADATA": "False"}, env_file=tmp_path / "none.env").keep_metadata is False
+
+
+def test_a_bad_keep_metadata_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    env = server_env(tmp_path / "images", tmp_path / "logs", keep_metadata="sometimes")
+    result = subprocess.run([str(BIN / "imagehost"), "serve", "--port", str(free_port())], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "imagehost: IMAGEHOST_KEEP_METADATA='sometimes': must be true or false"
