@@ -54,3 +54,20 @@ def fill(disk: Path, leave_bytes: int = 0) -> Path:
 def free_bytes(disk: Path) -> int:
     stats = os.statvfs(disk)
     return stats.f_bavail * stats.f_frsize
+
+
+@contextmanager
+def immutable(path: Path) -> Iterator[None]:
+    """`path` made immutable (`chattr +i`) for the block: even root's writes fail. Fails in CI
+    where that is not possible, skips elsewhere."""
+    chattr = require_tool("chattr")
+    result = subprocess.run([chattr, "+i", str(path)], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        message = f"chattr +i is not possible here: {result.stderr.strip()}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield
+    finally:
+        subprocess.run([chattr, "-i", str(path)], check=True)

@@ -11,8 +11,6 @@ import io
 import os
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +20,9 @@ from imagehost.storage import NewImage, catalog_path, open_image_store
 from imagehost.storage.keys import THUMBNAIL_TYPES, thumbnail_key
 from tests.crash import crash_mid_upload
 from tests.imagedata import drawn_png
-from tests.small_disk import fill, small_disk
+from tests.small_disk import fill, immutable, small_disk
 from tests.stack.stack_helpers import Reply, png_bytes, post_json, request, upload
-from tests.support import BIN, free_port, require_tool, run_serve, server_env
+from tests.support import BIN, free_port, run_serve, server_env
 
 MIB = 1024 * 1024
 LIST = "{ images(first: 10) { totalCount edges { node { id filename contentType size width height url thumbnailUrl } } } }"
@@ -160,18 +158,6 @@ def test_a_catalog_replaced_while_running_is_reported_refused_and_adopted(tmp_pa
     assert repair.returncode == 0, repair.stdout
     assert "1 rows rebuilt from the bytes" in repair.stdout and "1 rows without bytes removed" in repair.stdout
     assert_served_after_repair(tmp_path, images_dir, original, data)
-
-
-@contextmanager
-def immutable(path: Path) -> Iterator[None]:
-    chattr = require_tool("chattr")
-    result = subprocess.run([chattr, "+i", str(path)], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        pytest.skip(f"chattr +i is not possible here: {result.stderr.strip()}")
-    try:
-        yield
-    finally:
-        subprocess.run([chattr, "-i", str(path)], check=True)
 
 
 def test_an_immutable_catalog_is_reported_and_refused_until_writable_again(tmp_path: Path) -> None:

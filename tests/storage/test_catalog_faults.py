@@ -7,10 +7,7 @@ import io
 import os
 import shutil
 import sqlite3
-import subprocess
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,7 +23,7 @@ from imagehost.storage import (
 )
 from imagehost.storage.sqlite_catalog import MAX_CONNECTIONS, SqliteCatalog
 from tests.imagedata import drawn_png
-from tests.support import require_tool
+from tests.small_disk import immutable
 
 
 def add(store: ImageStore, name: str = "a.png") -> str:
@@ -195,18 +192,6 @@ def test_a_backup_restored_after_the_catalog_was_deleted_while_open_opens_as_it_
     assert restored.unrecorded_keys() == [f"{second}.png"]
     restored.check_sync()
     restored.close()
-
-
-@contextmanager
-def immutable(path: Path) -> Iterator[None]:
-    chattr = require_tool("chattr")
-    result = subprocess.run([chattr, "+i", str(path)], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        pytest.skip(f"chattr +i is not possible here: {result.stderr.strip()}")
-    try:
-        yield
-    finally:
-        subprocess.run([chattr, "-i", str(path)], check=True)
 
 
 def test_an_immutable_catalog_refuses_writes_and_recovers_when_writable_again(images_dir: Path) -> None:
