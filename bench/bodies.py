@@ -3,7 +3,9 @@
 Uploads are real photos: `tests/fixtures/images/photo_rocket.jpg` (public domain) scaled with
 Pillow until the encoded file is about the wanted size: a PNG for ~100 KB, JPEGs (quality 90) for
 ~900 KB and ~2 MB. The 10 MiB memory-scenario file is a noise PNG just under the default
-per-file limit (noise does not compress, so its size is exact and cheap to hit).
+per-file limit (noise does not compress, so its size is exact and cheap to hit). The `images`
+scenario's camera photo is the same photo fitted to 4000 x 3000 with sensor-like grain added: an
+upscale alone is too smooth to weigh what a 12 MP camera JPEG does (~4 MB at quality 92).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageChops, ImageOps
 
 REPO = Path(__file__).resolve().parent.parent
 PHOTO = REPO / "tests" / "fixtures" / "images" / "photo_rocket.jpg"
@@ -59,6 +61,23 @@ def _encode(image: Image.Image, kind: str) -> bytes:
     else:
         image.save(out, "JPEG", quality=90)
     return out.getvalue()
+
+
+def camera_jpeg(size: tuple[int, int], target: int, quality: int = 92) -> bytes:
+    """The rocket photo fitted (cropped and scaled) to `size`, with Gaussian grain in each channel
+    strong enough that the JPEG at `quality` is within ~5% of `target` bytes (as a camera's is)."""
+    with Image.open(PHOTO) as original:
+        photo = ImageOps.fit(original.convert("RGB"), size, Image.Resampling.LANCZOS)
+    sigma, data = 8.0, b""
+    for _ in range(5):
+        grain = Image.merge("RGB", [Image.effect_noise(size, sigma) for _ in range(3)])
+        out = io.BytesIO()
+        ImageChops.add(photo, grain, 1.0, -128).save(out, "JPEG", quality=quality)
+        data = out.getvalue()
+        if abs(len(data) - target) <= target * 0.05:
+            break
+        sigma *= target / len(data)  # the size grows about linearly with the grain
+    return data
 
 
 def noise_png(max_bytes: int, seed: int = 5) -> bytes:

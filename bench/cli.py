@@ -27,7 +27,7 @@ from bench.fill import Filler
 from bench.processes import REPO, BenchError, Ceiling, Stack, nginx_binary
 from bench.report import chart, markdown, update_docs
 from bench.scenarios import FULL, QUICK, SCENARIOS, Context
-from bench.targets import evaluate, evaluate_issue12
+from bench.targets import evaluate, evaluate_images, evaluate_issue12
 
 
 class _Stopped(Exception):
@@ -54,7 +54,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-seconds", type=int, default=1200, help="stop everything after this long")
     parser.add_argument("--baseline-worktree", type=Path, metavar="DIR",
                         help="another checkout (e.g. a git worktree of main): its stack is measured too, "
-                             "interleaved with ours, in the upload and floor scenarios")
+                             "interleaved with ours, in the upload, floor and images scenarios")
     parser.add_argument("--baseline-venv", type=Path, metavar="VENV",
                         help="the virtualenv the baseline is installed in (default DIR/.venv)")
     return parser.parse_args(argv)
@@ -154,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scenarios": scenarios,
     }
     measured = {k: v for k, v in scenarios.items() if isinstance(v, list)}
-    results["targets"] = evaluate(measured) + evaluate_issue12(measured)
+    results["targets"] = evaluate(measured) + evaluate_issue12(measured) + evaluate_images(measured)
     table = markdown(results)
     print("\n" + table)
     args.results_dir.mkdir(parents=True, exist_ok=True)

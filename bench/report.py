@@ -109,6 +109,8 @@ def markdown(results: dict[str, Any]) -> str:
         parts += ["### Memory: worker RSS while clients upload large files at once",
                   _table(["clients", "file", "stored", "seconds", "worker RSS before, MB",
                           "worker peak RSS, MB", "peak vs fewest clients"], rows)]
+    if "images" in scenarios and isinstance(scenarios["images"], list):
+        parts += _images_parts({row["figure"]: row for row in scenarios["images"]}, baseline)
     if "abuse" in scenarios and isinstance(scenarios["abuse"], list):
         parts += ["### Abuse: issue 12's attacks, from 127.0.0.2; /healthz probed from 127.0.0.1 just before "
                   "(quiet) and during each attack (a failed probe counts as 2 s)",
@@ -122,9 +124,38 @@ def markdown(results: dict[str, Any]) -> str:
     rows = [[t["name"], t["goal"], t["shown"],
              "not measured" if t["met"] is None else ("**met**" if t["met"] else "**missed**")]
             for t in results["targets"]]
-    parts += ["### Targets (issue 5; issue 12: abuse, and uploads against the baseline)",
+    parts += ["### Targets (issue 5; issue 12: abuse, and uploads against the baseline; images)",
               _table(["target", "goal", "measured", ""], rows, left=4)]
     return "\n\n".join(parts) + "\n"
+
+
+def _images_parts(rows: dict[str, dict[str, Any]], baseline: dict[str, Any] | None) -> list[str]:
+    thumbnail, upload, memory, page = rows["thumbnail"], rows["upload"], rows["memory"], rows["page"]
+    vips = thumbnail["ceiling"]
+    photo = f"{thumbnail['width']}×{thumbnail['height']} JPEG, {thumbnail['file_bytes'] / 1e6:.1f} MB"
+    stored = upload["store_ceiling"]
+    cells = [
+        ["thumbnail CPU ms (median of " + str(thumbnail["repeat"]) + ")", _n(thumbnail["service"]["cpu_ms"]),
+         f"vipsthumbnail: {_n(vips['cpu_ms'])} (start-up alone {_n(vips['startup_cpu_ms'])})" if vips
+         else "vipsthumbnail: not installed, not measured",
+         "–" if thumbnail["ratio"] is None else f"{thumbnail['ratio']:.2f}x"
+         + ("" if thumbnail.get("ratio_without_startup") is None
+            else f" ({thumbnail['ratio_without_startup']:.2f}x without its start-up)")],
+        [f"uploads/s at c={upload['concurrency']}", _n(upload["service"]["rps"])
+         + f" ({_n(upload['service']['errors'])} errors)", f"store-only ceiling: {_n(stored['rps'])}"
+         + (f"; baseline `{baseline['commit']}`: {_n(upload['baseline']['rps'])} ({_pct(upload['vs_baseline'])})"
+            if baseline and "baseline" in upload else ""), _pct(upload["ratio"])],
+        [f"worker peak RSS MB, {memory['clients']} clients at once",
+         ", ".join(_n(v) for v in memory["worker_peak_rss_mb"]) + f" ({memory['ok']}/{memory['uploads']} stored)",
+         f"idle: {', '.join(_n(v) for v in memory['worker_idle_rss_mb'])}; "
+         f"one decoded frame {_n(memory['decoded_frame_mb'])}",
+         "–" if memory["ratio"] is None else f"{memory['ratio']:.2f}x"],
+        [f"first page of {page['images']}: thumbnail bytes", _n(page["service"]["thumbnail_bytes"])
+         + (f" ({page['service']['errors']} failed)" if page["service"]["errors"] else ""),
+         f"originals: {_n(page['originals_bytes'])}", "–" if page["ratio"] is None else f"{page['ratio']:.1%}"],
+    ]
+    return [f"### Images: a camera photo ({photo}); vipsthumbnail's CPU from RUSAGE_CHILDREN, ours from process_time",
+            _table(["figure", "ours", "beside", "ratio"], cells, left=3)]
 
 
 def _baseline_header(baseline: dict[str, Any] | None) -> list[str]:

@@ -13,8 +13,9 @@ from typing import Any
 
 from bench.abuse import Target, fill_to, run_abuse
 from bench.attacks import FULL_ABUSE, QUICK_ABUSE, AbusePlan
-from bench.bodies import UPLOAD_OK, Sample, multipart_upload, noise_png
+from bench.bodies import UPLOAD_OK, Sample, camera_jpeg, multipart_upload, noise_png
 from bench.fill import Filler
+from bench.images import FULL_IMAGES, QUICK_IMAGES, ImagesPlan, first_page, page_weight, thumbnail_cost
 from bench.loadgen import FixedUploads, RssSampler, percentile, run_wrk, settle_disk
 from bench.processes import HOST, BenchError, Ceiling, Serve, Stack, answers
 
@@ -43,18 +44,19 @@ class Plan:
     memory_uploads_per_client: int
     memory_file_bytes: int
     abuse: AbusePlan
+    images: ImagesPlan
 
 
 FULL = Plan(seconds=3, repeat=3, warmup_seconds=1, upload_concurrency=(1, 8, 32),
             catalog_sizes=(1_000, 10_000, 100_000), list_seconds=2, serve_concurrency=32,
             serve_files=256, delete_concurrency=(8, 32), delete_ids=12_000,
             memory_clients=(8, 32), memory_uploads_per_client=2, memory_file_bytes=10 * 1024 * 1024,
-            abuse=FULL_ABUSE)
+            abuse=FULL_ABUSE, images=FULL_IMAGES)
 QUICK = Plan(seconds=1, repeat=1, warmup_seconds=0, upload_concurrency=(8,),
              catalog_sizes=(100, 1_000), list_seconds=1, serve_concurrency=32, serve_files=32,
              delete_concurrency=(8, 32), delete_ids=1_500,
              memory_clients=(2, 4), memory_uploads_per_client=1, memory_file_bytes=2 * 1000 * 1000,
-             abuse=QUICK_ABUSE)
+             abuse=QUICK_ABUSE, images=QUICK_IMAGES)
 
 
 @dataclass
@@ -114,12 +116,7 @@ def upload(ctx: Context) -> list[dict[str, Any]]:
         for concurrency in ctx.plan.upload_concurrency:
             # The store-only ceiling explains the gap; it is measured where the targets are.
             names = [name for name in targets if concurrency == top or name != "store_ceiling"]
-            runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-            for _ in range(ctx.plan.repeat):
-                for name in names:  # interleaved (baseline, ours, ceilings): drift hits all alike
-                    run = run_wrk(targets[name], "post.lua", args, concurrency, ctx.plan.seconds)
-                    run["mbps"] = round(run["rps"] * len(sample.data) / 1e6, 2)
-                    runs[name].append(run)
+            runs = _timed_uploads(ctx, {name: targets[name] for name in names}, args, concurrency, len(sample.data))
             service, ceiling = median_of(runs["service"]), median_of(runs["ceiling"])
             row: dict[str, Any] = {"sample": sample.name, "file_bytes": len(sample.data), "concurrency": concurrency,
                    "service": service, "ceiling": ceiling,
@@ -134,6 +131,19 @@ def upload(ctx: Context) -> list[dict[str, Any]]:
                          + _baseline_note(row) + f", errors {service['errors']}")
             rows.append(row)
     return rows
+
+
+def _timed_uploads(ctx: Context, targets: dict[str, str], args: list[str], concurrency: int,
+                   file_bytes: int) -> dict[str, list[dict[str, Any]]]:
+    """`repeat` wrk runs of one upload body per target, interleaved (baseline, ours, ceilings) so
+    drift hits all alike."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+    for _ in range(ctx.plan.repeat):
+        for name, url in targets.items():
+            run = run_wrk(url, "post.lua", args, concurrency, ctx.plan.seconds)
+            run["mbps"] = round(run["rps"] * file_bytes / 1e6, 2)
+            runs[name].append(run)
+    return runs
 
 
 def _baseline_target(ctx: Context) -> dict[str, str]:
@@ -283,15 +293,8 @@ def memory(ctx: Context) -> list[dict[str, Any]]:
     body, content_type = multipart_upload(data, "bench-memory.png")
     rows: list[dict[str, Any]] = []
     for clients in ctx.plan.memory_clients:
-        settle_disk()
-        pids = ctx.stack.worker_pids()
-        if not pids:
-            raise BenchError("no worker processes found under the stack")
-        with RssSampler(pids) as sampler:
-            idle = sampler.peaks_mb()
-            result = FixedUploads(HOST, ctx.stack.port, body, content_type, clients,
-                                  clients * ctx.plan.memory_uploads_per_client).run()
-        peaks = sampler.peaks_mb()
+        result, idle, peaks = _uploads_at_once(ctx, body, content_type, clients,
+                                               clients * ctx.plan.memory_uploads_per_client)
         ctx.progress(f"memory {clients} clients x {len(data)} bytes: worker peaks {sorted(peaks.values())} MB, "
                      f"{result['ok']}/{result['uploads']} stored")
         rows.append({"clients": clients, "file_bytes": len(data), **result,
@@ -302,6 +305,96 @@ def memory(ctx: Context) -> list[dict[str, Any]]:
         row["reference_clients"] = rows[0]["clients"]
         row["ratio"] = ratio(row["service"]["max_peak_rss_mb"], rows[0]["service"]["max_peak_rss_mb"])
     return rows
+
+
+def _uploads_at_once(ctx: Context, body: bytes, content_type: str, clients: int,
+                    uploads: int) -> tuple[dict[str, Any], dict[int, float], dict[int, float]]:
+    """`uploads` of one body by `clients` at once; what came back, and each worker's RSS (MB)
+    before and its peak during them."""
+    settle_disk()
+    pids = ctx.stack.worker_pids()
+    if not pids:
+        raise BenchError("no worker processes found under the stack")
+    with RssSampler(pids) as sampler:
+        idle = sampler.peaks_mb()
+        result = FixedUploads(HOST, ctx.stack.port, body, content_type, clients, uploads).run()
+    return result, idle, sampler.peaks_mb()
+
+
+# -- images ----------------------------------------------------------------------------------
+
+CAMERA_FILENAME = "bench-camera.jpg"
+
+
+def images(ctx: Context) -> list[dict[str, Any]]:
+    """A camera's 12 MP JPEG (~4 MB), four figures each beside its reference: the thumbnail's CPU
+    beside vipsthumbnail's, uploads/s at c=8 beside the store-only ceiling (and the baseline), the
+    workers' peak RSS during 8 uploads at once beside their idle RSS, and the images view's first
+    page beside its originals' bytes."""
+    plan = ctx.plan.images
+    photo = camera_jpeg(plan.photo_size, plan.photo_bytes)
+    described = {"width": plan.photo_size[0], "height": plan.photo_size[1], "file_bytes": len(photo)}
+    ctx.progress(f"images: camera photo {plan.photo_size[0]}x{plan.photo_size[1]}, {len(photo):,} bytes")
+    body, content_type = multipart_upload(photo, CAMERA_FILENAME)
+    rows = [_thumbnail_row(ctx, photo), _camera_upload_row(ctx, body, content_type, len(photo)),
+            _camera_memory_row(ctx, body, content_type), _page_row(ctx, body, content_type)]
+    return [{"figure": row.pop("figure"), **described, **row} for row in rows]
+
+
+def _thumbnail_row(ctx: Context, photo: bytes) -> dict[str, Any]:
+    cost = thumbnail_cost(photo, ctx.plan.images.thumbnail_repeat, ctx.work_dir)
+    ceiling = cost["ceiling"]
+    ctx.progress(f"images thumbnail: {cost['service']['cpu_ms']} ms CPU, "
+                 + (f"vipsthumbnail {ceiling['cpu_ms']} ms ({cost['ratio']}x)" if ceiling
+                    else "vipsthumbnail not installed: not measured"))
+    return {"figure": "thumbnail", "repeat": ctx.plan.images.thumbnail_repeat, **cost}
+
+
+def _camera_upload_row(ctx: Context, body: bytes, content_type: str, photo_bytes: int) -> dict[str, Any]:
+    concurrency = ctx.plan.images.upload_concurrency
+    args = [str(_write(ctx.work_dir / "images-camera.body", body)), content_type, UPLOAD_OK]
+    targets = {**_baseline_target(ctx), "service": ctx.graphql,
+               "store_ceiling": f"{ctx.ceiling.proxy_url}/graphql?store"}
+    if ctx.plan.warmup_seconds:
+        run_wrk(ctx.graphql, "post.lua", args, concurrency, ctx.plan.warmup_seconds)
+    runs = _timed_uploads(ctx, targets, args, concurrency, photo_bytes)
+    service, stored = median_of(runs["service"]), median_of(runs["store_ceiling"])
+    row: dict[str, Any] = {"figure": "upload", "concurrency": concurrency, "service": service,
+                           "store_ceiling": stored, "ratio": ratio(service["rps"], stored["rps"]), "runs": runs}
+    _beside_baseline(row, runs)
+    ctx.progress(f"images upload c={concurrency}: {service['rps']} req/s, store-only ceiling {stored['rps']} req/s"
+                 + _baseline_note(row) + f", errors {service['errors']}")
+    return row
+
+
+def _camera_memory_row(ctx: Context, body: bytes, content_type: str) -> dict[str, Any]:
+    plan = ctx.plan.images
+    result, idle, peaks = _uploads_at_once(ctx, body, content_type, plan.memory_clients,
+                                           plan.memory_clients * plan.memory_uploads_per_client)
+    idle_mb, peak_mb = max(idle.values()), max(peaks.values())
+    ctx.progress(f"images memory {plan.memory_clients} clients: worker peaks {sorted(peaks.values())} MB "
+                 f"(idle {sorted(idle.values())} MB), {result['ok']}/{result['uploads']} stored")
+    return {"figure": "memory", "clients": plan.memory_clients, **result,
+            "worker_idle_rss_mb": sorted(idle.values()), "worker_peak_rss_mb": sorted(peaks.values()),
+            "decoded_frame_mb": round(plan.photo_size[0] * plan.photo_size[1] * 3 / 1e6, 1),
+            "service": {"max_peak_rss_mb": peak_mb, "errors": result["errors"]},
+            "reference": {"max_idle_rss_mb": idle_mb}, "ratio": ratio(peak_mb, idle_mb)}
+
+
+def _page_row(ctx: Context, body: bytes, content_type: str) -> dict[str, Any]:
+    plan = ctx.plan.images
+    # Uploaded last, so the newest page is exactly these photos, whatever ran before.
+    uploaded = FixedUploads(HOST, ctx.stack.port, body, content_type, plan.upload_concurrency,
+                            plan.page_images).run()
+    if uploaded["ok"] != plan.page_images:
+        raise BenchError(f"images page: {uploaded['ok']}/{plan.page_images} photos stored")
+    nodes = first_page(ctx.graphql, plan.page_images)
+    if len(nodes) != plan.page_images or any(node["filename"] != CAMERA_FILENAME for node in nodes):
+        raise BenchError(f"images page: the first {plan.page_images} images are not the photos just uploaded")
+    weight = page_weight(nodes)
+    ctx.progress(f"images page of {len(nodes)}: thumbnails {weight['service']['thumbnail_bytes']:,} bytes, "
+                 f"originals {weight['originals_bytes']:,} bytes")
+    return {"figure": "page", "images": len(nodes), "uploads": uploaded, **weight}
 
 
 # -- abuse -----------------------------------------------------------------------------------
@@ -336,5 +429,6 @@ SCENARIOS: dict[str, Callable[[Context], list[dict[str, Any]]]] = {
     "serve": serve,  # serves what `upload` stored
     "delete": delete,
     "memory": memory,
+    "images": images,  # its page is the newest images, uploaded by it last
     "abuse": abuse,  # last: an attack that is not refused yet may leave a worker replaced
 }

@@ -161,3 +161,33 @@ def _abuse_targets(shape: str, rows: list[dict[str, Any]]) -> list[dict[str, Any
                          None if growth is None else growth <= IMAGE_RSS_GROWTH_MB,
                          "not measured" if growth is None else f"{growth} MB"))
     return found
+
+
+# The images work: a 12 MP photo's thumbnail costs about what libvips's does, the workers stay
+# small while they decode 8 at once, and the images view's first page is light.
+THUMBNAIL_VS_VIPS = 1.5
+IMAGES_PEAK_MB = 300.0
+PAGE_BYTES = 1_500_000
+
+
+def evaluate_images(scenarios: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = {row["figure"]: row for row in scenarios.get("images") or []}
+    if not rows:
+        return []
+    thumbnail, memory, page = rows["thumbnail"], rows["memory"], rows["page"]
+    photo = f"{thumbnail['width']}x{thumbnail['height']} JPEG"
+    value = thumbnail["ratio"]
+    vips = thumbnail["ceiling"]
+    found = [_target(f"thumbnail CPU per {photo}, against vipsthumbnail", f"<= {THUMBNAIL_VS_VIPS}x", value,
+                     None if value is None else value <= THUMBNAIL_VS_VIPS,
+                     "not measured (no vipsthumbnail)" if value is None or vips is None else
+                     f"{value}x ({thumbnail['service']['cpu_ms']} vs {vips['cpu_ms']} ms)")]
+    peak = memory["service"]["max_peak_rss_mb"]
+    found.append(_target(f"worker peak RSS, {memory['clients']} clients uploading {photo}s at once",
+                         f"< {IMAGES_PEAK_MB:g} MB", peak, peak < IMAGES_PEAK_MB, f"{peak} MB"))
+    weight = page["service"]["thumbnail_bytes"]
+    found.append(_target(f"images view, first page of {page['images']} photos: thumbnail bytes",
+                         f"<= {PAGE_BYTES / 1e6:g} MB", weight, weight <= PAGE_BYTES and not page["service"]["errors"],
+                         f"{weight / 1e6:.2f} MB (originals {page['originals_bytes'] / 1e6:.1f} MB)"
+                         + (f", {page['service']['errors']} failed" if page["service"]["errors"] else "")))
+    return found

@@ -17,7 +17,8 @@ from bench.report import markdown
 from tests.support import require_tool
 
 REPO = Path(__file__).resolve().parents[2]
-SCENARIOS = ("list", "upload", "floor", "serve", "delete", "memory", "abuse")
+SCENARIOS = ("list", "upload", "floor", "serve", "delete", "memory", "images", "abuse")
+IMAGE_FIGURES = ("thumbnail", "upload", "memory", "page")
 ATTACKS = ("typename-aliases", "images-aliases", "two-big-queries", "upload-mapped-fields", "upload-one-variable",
            "slow-headers", "jpeg-markers", "png-chunks", "json-nesting", "huge-header")
 OUTCOMES = {"refused", "unclear error", "stored", "answered", "server error", "no answer", "cut off", "held"}
@@ -91,9 +92,39 @@ def test_figures_stand_beside_their_ceilings(quick_results: dict[str, Any]) -> N
 @pytest.mark.slow
 def test_targets_are_judged(quick_results: dict[str, Any]) -> None:
     targets = quick_results["targets"]
-    assert len(targets) == 9 + 5  # issue 5's, and issue 12's five for the one abuse target (the stack)
+    # issue 5's, issue 12's five for the one abuse target (the stack), and the images scenario's three
+    assert len(targets) == 9 + 5 + 3
     assert all(target["met"] in (True, False, None) and target["goal"] for target in targets)
     assert sum(target["name"].startswith("abuse (stack)") for target in targets) == 5
+
+
+@pytest.mark.slow
+def test_images_stand_beside_their_references(quick_results: dict[str, Any]) -> None:
+    rows = {row["figure"]: row for row in quick_results["scenarios"]["images"]}
+    assert tuple(rows) == IMAGE_FIGURES
+    assert all(row["file_bytes"] > 0 and row["width"] * row["height"] > 0 for row in rows.values())
+    thumbnail = rows["thumbnail"]
+    assert thumbnail["service"]["cpu_ms"] > 0 and len(thumbnail["runs"]["service"]) == thumbnail["repeat"]
+    if shutil.which("vipsthumbnail"):
+        vips = thumbnail["ceiling"]
+        assert vips["cpu_ms"] > 0 and vips["thumbnail_bytes"] > 0, thumbnail
+        assert thumbnail["ratio"] == pytest.approx(thumbnail["service"]["cpu_ms"] / vips["cpu_ms"], rel=0.02)
+    else:  # not measured, and said so, rather than a failed scenario
+        assert thumbnail["ceiling"] is None and thumbnail["ratio"] is None, thumbnail
+    upload = rows["upload"]
+    assert upload["service"]["rps"] > 0 and upload["service"]["errors"] == 0, upload
+    assert upload["store_ceiling"]["rps"] > 0, upload
+    assert upload["ratio"] == pytest.approx(upload["service"]["rps"] / upload["store_ceiling"]["rps"], rel=0.02,
+                                            abs=0.0006)
+    memory = rows["memory"]
+    assert memory["ok"] == memory["uploads"] >= memory["clients"] > 0, memory
+    assert memory["service"]["max_peak_rss_mb"] >= memory["reference"]["max_idle_rss_mb"] > 0, memory
+    page = rows["page"]
+    assert page["images"] == page["uploads"]["ok"] and page["service"]["thumbnails"] == page["images"], page
+    assert 0 < page["service"]["thumbnail_bytes"] < page["originals_bytes"], page
+    judged = [t for t in quick_results["targets"] if t["name"].startswith(("thumbnail CPU", "images view"))]
+    assert len(judged) == 2 and judged[1]["met"] is True, judged
+    assert "### Images" in markdown(quick_results)
 
 
 @pytest.mark.slow
