@@ -18,7 +18,7 @@ from typing import BinaryIO
 from imagehost.resolvers.decoding import Decoded, Undecodable, decode_first_frame, upright_size
 from imagehost.resolvers.limits import UploadLimits
 from imagehost.resolvers.metadata import Damaged, can_strip, strip, write_pieces
-from imagehost.resolvers.thumbnails import THUMBNAIL_BOX, THUMBNAIL_TYPE, render_thumbnail
+from imagehost.resolvers.thumbnails import THUMBNAIL_BOX, render_thumbnail
 from imagehost.resolvers.validation import ImageFacts, Rejection, RejectionCode, inspect_image
 from imagehost.storage import formats
 
@@ -41,8 +41,10 @@ class Prepared:
     display_size: int
     thumbnail: bytes
     thumbnail_type: str
+    """JPEG for an opaque image, WebP for one with transparency (resolvers.thumbnails)."""
     original: BinaryIO | None = None
-    """Kept beside the display bytes when browsers cannot show it (HEIC), at position 0."""
+    """Kept beside the display bytes when browsers cannot show it (HEIC), at position 0; like
+    `display`, the upload itself or a spool of it without metadata."""
     original_type: str | None = None
 
 
@@ -73,19 +75,33 @@ def _transform(
     thumbnail = render_thumbnail(decoded.image, decoded.orientation, decoded.icc_profile)
     width, height = upright_size(facts.width, facts.height, decoded.orientation)
     if not formats.BY_CONTENT_TYPE[facts.content_type].browser_displayable:
-        display, display_size = _display_jpeg(decoded, spool)
-        source.seek(0)
+        original, _ = _without_metadata(source, size, facts.content_type, decoded.orientation, limits, spool)
+        try:
+            display, display_size = _display_jpeg(decoded, spool)
+        except BaseException:
+            if original is not source:
+                original.close()
+            raise
         return Prepared(
-            ImageFacts("image/jpeg", width, height), display, display_size, thumbnail, THUMBNAIL_TYPE,
-            original=source, original_type=facts.content_type,
+            ImageFacts("image/jpeg", width, height), display, display_size, thumbnail.data, thumbnail.content_type,
+            original=original, original_type=facts.content_type,
         )
     upright = ImageFacts(facts.content_type, width, height)
+    display, display_size = _without_metadata(source, size, facts.content_type, decoded.orientation, limits, spool)
+    return Prepared(upright, display, display_size, thumbnail.data, thumbnail.content_type)
+
+
+def _without_metadata(
+    source: BinaryIO, size: int, content_type: str, orientation: int, limits: UploadLimits,
+    spool: Callable[[], BinaryIO],
+) -> tuple[BinaryIO, int]:
+    """The bytes to store, at position 0: `source` itself when nothing is removed, else a spool."""
     # The walk always runs: it also finds later frames or chunks cut short, which decoding the
     # first frame does not read.
-    pieces = strip(facts.content_type, source, size, decoded.orientation) if can_strip(facts.content_type) else None
+    pieces = strip(content_type, source, size, orientation) if can_strip(content_type) else None
     if pieces is None or limits.keep_metadata:
         source.seek(0)
-        return Prepared(upright, source, size, thumbnail, THUMBNAIL_TYPE)
+        return source, size
     target = spool()
     try:
         written = write_pieces(pieces, source, target)
@@ -93,7 +109,7 @@ def _transform(
     except BaseException:
         target.close()
         raise
-    return Prepared(upright, target, written, thumbnail, THUMBNAIL_TYPE)
+    return target, written
 
 
 def _display_jpeg(decoded: Decoded, spool: Callable[[], BinaryIO]) -> tuple[BinaryIO, int]:

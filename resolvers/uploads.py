@@ -96,6 +96,8 @@ def _validate_and_store(context: Context, upload: UploadedFile, size: int) -> Im
     finally:
         if prepared.display is not upload.file:
             prepared.display.close()  # a spool of changed bytes: stored by now, or not at all
+        if prepared.original is not None and prepared.original is not upload.file:
+            prepared.original.close()
 
 
 def _no_room(upload: UploadedFile) -> Rejection:

@@ -15,8 +15,9 @@ from imagehost.storage.formats import BY_CONTENT_TYPE, FORMATS, ImageFormat
 ID_PATTERN = "[A-Za-z0-9_-]{22}"
 """Ids from `secrets.token_urlsafe(16)`."""
 THUMBNAIL_MARK = "thumb"
-THUMBNAIL_TYPES: tuple[str, ...] = ("image/webp",)
-"""The types a thumbnail is stored as."""
+THUMBNAIL_TYPES: tuple[str, ...] = ("image/webp", "image/jpeg")
+"""The types a thumbnail is stored as: JPEG for opaque images, WebP for transparent ones (and
+for every image stored before JPEG thumbnails; the catalog names each row's type)."""
 
 DISPLAY_EXTENSIONS = tuple(image_format.extension for image_format in FORMATS if image_format.browser_displayable)
 ORIGINAL_EXTENSIONS = tuple(image_format.extension for image_format in FORMATS if not image_format.browser_displayable)

@@ -1,4 +1,7 @@
-"""Previews load thumbnails (`Image.thumbnailUrl`), not the display files."""
+"""Previews load thumbnails (`Image.thumbnailUrl`), not the display files.
+
+Every image here is opaque, so every thumbnail is a JPEG (`<id>.thumb.jpg`).
+"""
 
 from __future__ import annotations
 
@@ -43,18 +46,18 @@ def test_the_list_loads_thumbnails_with_a_srcset(page: Page, server: RunningServ
         img = image_row(page, f"thumb-{index}.jpg").locator(".thumb__img")
         expect(img).to_have_attribute("loading", "lazy")
         expect(img).to_have_attribute("sizes", "(max-width: 680px) 56px, 48px")
-        thumbnail = str(node["url"]).rsplit(".", 1)[0] + ".thumb.webp"
+        thumbnail = str(node["url"]).rsplit(".", 1)[0] + ".thumb.jpg"
         expect(img).to_have_attribute("srcset", f"{thumbnail} 512w, {node['url']} 1600w")
         # width/height keep the image's shape (4:3) inside the 56 px box: no layout jump.
         expect(img).to_have_attribute("width", "56")
         expect(img).to_have_attribute("height", "42")
     page.wait_for_load_state("networkidle")
     listed = {response.url for response in seen}
-    assert {str(node["url"]).rsplit(".", 1)[0] + ".thumb.webp" for node in nodes} <= listed
+    assert {str(node["url"]).rsplit(".", 1)[0] + ".thumb.jpg" for node in nodes} <= listed
     assert not any(str(node["url"]) in listed for node in nodes), "a preview loaded an original"
     for response in seen:
         assert response.status == 200
-        assert response.headers["content-type"] == "image/webp"
+        assert response.headers["content-type"] == "image/jpeg"
 
     # The viewer shows the display file itself.
     image_row(page, "thumb-0.jpg").locator(".thumb").click()
@@ -74,7 +77,7 @@ def test_upload_results_preview_the_thumbnail(
     expect(row).to_have_attribute("data-state", "done")
     expect(row).to_have_class(re.compile(r"\bhas-preview\b"))
     urls = [response.url for response in seen]
-    assert len(urls) == 1 and urls[0].endswith(".thumb.webp"), urls
+    assert len(urls) == 1 and urls[0].endswith(".thumb.jpg"), urls
 
 
 def test_high_dpi_screens_still_get_the_thumbnail_for_small_boxes(
@@ -89,7 +92,7 @@ def test_high_dpi_screens_still_get_the_thumbnail_for_small_boxes(
         open_app(page, server, "?view=images")
         img = image_row(page, "retina.png").locator(".thumb__img")
         expect(img).to_have_js_property("complete", True)
-        assert img.evaluate("(el) => el.currentSrc").endswith(".thumb.webp")
+        assert img.evaluate("(el) => el.currentSrc").endswith(".thumb.jpg")
         assert str(node["url"]) != img.evaluate("(el) => el.currentSrc")
         assert console.unexpected() == []
     finally:

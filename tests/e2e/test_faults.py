@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from imagehost.storage import NewImage, catalog_path, open_image_store
-from imagehost.storage.keys import THUMBNAIL_TYPES, thumbnail_key
+from imagehost.storage.keys import thumbnail_key
 from tests.crash import crash_mid_upload
 from tests.imagedata import drawn_png
 from tests.small_disk import fill, immutable, small_disk
@@ -25,6 +25,8 @@ from tests.stack.stack_helpers import Reply, png_bytes, post_json, request, uplo
 from tests.support import BIN, free_port, run_serve, server_env
 
 MIB = 1024 * 1024
+THUMBNAIL_TYPE = "image/jpeg"
+"""What the opaque PNGs uploaded here get as their thumbnail."""
 LIST = "{ images(first: 10) { totalCount edges { node { id filename contentType size width height url thumbnailUrl } } } }"
 
 
@@ -34,7 +36,7 @@ def image_files(images_dir: Path) -> list[str]:
 
 def keys_of(image: dict[str, Any]) -> list[str]:
     """Every key an uploaded image is stored as: its display bytes (its url) and its thumbnail."""
-    return sorted([image["url"].rsplit("/", 1)[1], thumbnail_key(image["id"], THUMBNAIL_TYPES[0])])
+    return sorted([image["url"].rsplit("/", 1)[1], thumbnail_key(image["id"], THUMBNAIL_TYPE)])
 
 
 def work_files(images_dir: Path) -> list[str]:
@@ -103,8 +105,8 @@ def assert_served_after_repair(tmp_path: Path, images_dir: Path, original: dict[
         assert node["id"] == original["id"] and node["filename"] == f"recovered-{original['id']}.png"
         assert (node["contentType"], node["size"], node["width"], node["height"]) == ("image/png", len(data), 16, 16)
         assert request(node["url"]).body == data
-        assert node["thumbnailUrl"].rsplit("/", 1)[1] == thumbnail_key(original["id"], THUMBNAIL_TYPES[0])  # found beside it
-        assert request(node["thumbnailUrl"]).headers["Content-Type"] == "image/webp"
+        assert node["thumbnailUrl"].rsplit("/", 1)[1] == thumbnail_key(original["id"], THUMBNAIL_TYPE)  # found beside it
+        assert request(node["thumbnailUrl"]).headers["Content-Type"] == THUMBNAIL_TYPE
 
 
 def test_a_catalog_deleted_while_running_is_reported_refused_and_repaired(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ def test_serve_serves_every_key_and_names_the_thumbnail(tmp_path: Path) -> None:
         image = post_json(server.url, IMAGE_QUERY % json.dumps(record.id)).json()["data"]["image"]
         assert image == {
             "url": f"{server.url}/images/{record.id}.jpg",
-            "thumbnailUrl": f"{server.url}/images/{record.id}.thumb.webp",
+            "thumbnailUrl": f"{server.url}/images/{record.id}.thumb.jpg",
             "contentType": "image/jpeg",
             "size": len(stored[record.key]),
         }
@@ -40,12 +40,23 @@ def test_serve_serves_every_key_and_names_the_thumbnail(tmp_path: Path) -> None:
         assert [request(f"{server.url}/images/{key}").status for key in stored] == [404, 404, 404]
 
 
+def test_serve_still_serves_an_image_stored_with_a_webp_thumbnail(tmp_path: Path) -> None:
+    images_dir = tmp_path / "images"
+    record, stored = store_photo(images_dir, "image/webp")  # as every image was before JPEG thumbnails
+    with run_serve(tmp_path, images_dir=images_dir) as server:
+        image = post_json(server.url, IMAGE_QUERY % json.dumps(record.id)).json()["data"]["image"]
+        assert image["thumbnailUrl"] == f"{server.url}/images/{record.id}.thumb.webp"
+        assert_every_key_is_served_alike(server.url, stored)
+        assert_other_names_are_not_found(server.url, record)
+
+
 def test_check_repair_rebuilds_a_row_with_its_renditions_and_leaves_orphans(tmp_path: Path) -> None:
     images_dir = tmp_path / "images"
     record, stored = store_photo(images_dir)
-    catalog_path(images_dir).unlink()  # the rows are lost; every key of the image is a stray now
-    orphan = f"{'Q' * 22}.thumb.webp"  # a thumbnail of no image: nothing to rebuild, nothing proves it unwanted
-    (images_dir / orphan).write_bytes(b"webp")
+    old, old_stored = store_photo(images_dir, "image/webp")
+    catalog_path(images_dir).unlink()  # the rows are lost; every key of both images is a stray now
+    orphan = f"{'Q' * 22}.thumb.jpg"  # a thumbnail of no image: nothing to rebuild, nothing proves it unwanted
+    (images_dir / orphan).write_bytes(b"jpeg")
 
     def check(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(BIN / "imagehost"), "check", *args], env=server_env(images_dir, tmp_path / "logs"),
@@ -53,15 +64,17 @@ def test_check_repair_rebuilds_a_row_with_its_renditions_and_leaves_orphans(tmp_
 
     repair = check("--repair")
     assert repair.returncode == 1, repair.stdout + repair.stderr
-    assert "bytes without rows:           4" in repair.stdout and "1 rows rebuilt from the bytes" in repair.stdout
+    assert "bytes without rows:           7" in repair.stdout and "2 rows rebuilt from the bytes" in repair.stdout
     assert f"left alone: 1 thumbnails or originals without their image's row  ({orphan})" in repair.stdout
-    assert sorted(path.name for path in images_dir.iterdir() if path.is_file()) == sorted([*stored, orphan])
+    assert sorted(path.name for path in images_dir.iterdir() if path.is_file()) == sorted([*stored, *old_stored, orphan])
 
     store = open_image_store(images_dir)
-    rebuilt = store.catalog.get(record.id)
+    rebuilt, rebuilt_old = store.catalog.get(record.id), store.catalog.get(old.id)
     store.close()
     assert rebuilt is not None and rebuilt.keys == record.keys  # display JPEG, thumbnail and HEIC original
-    assert (rebuilt.content_type, rebuilt.thumbnail_type, rebuilt.original_type) == ("image/jpeg", "image/webp", "image/heic")
+    rebuilt_types = (rebuilt.content_type, rebuilt.thumbnail_type, rebuilt.original_type)
+    assert rebuilt_types == ("image/jpeg", "image/jpeg", "image/heic")
+    assert rebuilt_old is not None and rebuilt_old.keys == old.keys and rebuilt_old.thumbnail_type == "image/webp"
 
     (images_dir / orphan).unlink()
     (images_dir / record.thumbnail_key).unlink()  # a rendition lost: the row stops naming it

@@ -268,7 +268,7 @@ def test_images_come_from_nginx_with_the_contract_headers(stack: Stack) -> None:
 
 
 def test_every_key_of_an_image_comes_from_nginx_alike(stack: Stack) -> None:
-    record, stored = store_photo(stack.images_dir)  # display JPEG, WebP thumbnail, HEIC original
+    record, stored = store_photo(stack.images_dir)  # display JPEG, JPEG thumbnail, HEIC original
     image = post_json(stack.url, IMAGE_QUERY % json.dumps(record.id)).json()["data"]["image"]
     assert image["thumbnailUrl"] == f"{stack.url}/images/{record.thumbnail_key}"
     assert image["url"] == f"{stack.url}/images/{record.key}"

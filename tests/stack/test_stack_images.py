@@ -25,7 +25,7 @@ from tests.e2e._image_bytes import (
     real,
     sibling_url,
 )
-from tests.e2e._service import stored_names
+from tests.e2e._service import FIXTURE_BY_NAME, stored_names
 from tests.stack.stack_helpers import COUNT, access_log, post_json, request
 from tests.stack.test_stack import Stack, running_stack
 
@@ -94,19 +94,30 @@ def test_a_photo_is_stored_private_with_its_icc_and_pixels_from_nginx(stack: Sta
     assert [entry["upstream"] for entry in access_log(stack.log_dir, "stack-images-photo")] == ["-"]
 
 
-def test_the_thumbnail_comes_from_nginx_like_the_image(stack: Stack) -> None:
-    image = stored_image(stack, "iptc.jpg")  # 640x480
+@pytest.mark.parametrize(
+    ("name", "content_type", "extension", "mode"),
+    [("iptc.jpg", "image/jpeg", "jpg", "RGB"), ("alpha_earth.png", "image/webp", "webp", "RGBA")],
+)
+def test_the_thumbnail_comes_from_nginx_like_the_image(
+    stack: Stack, name: str, content_type: str, extension: str, mode: str
+) -> None:
+    # An opaque photo (640x480) gets a JPEG thumbnail; a transparent PNG a WebP that keeps its alpha.
+    data = FIXTURE_BY_NAME[name].data if name in FIXTURE_BY_NAME else real(name)
+    image = upload(stack, data, name)
+    assert image["thumbnailUrl"] == sibling_url(image["url"], f"thumb.{extension}"), image
+    agent = f"stack-images-thumbnail-{extension}"
 
-    thumbnail_bytes = from_nginx(stack, image["thumbnailUrl"], "stack-images-thumbnail")
+    thumbnail_bytes = from_nginx(stack, image["thumbnailUrl"], agent)
 
     reply = request(stack.url + urllib.parse.urlsplit(image["thumbnailUrl"]).path)
-    assert reply.headers["Content-Type"] in THUMBNAIL_TYPES
+    assert reply.headers["Content-Type"] == content_type
     thumbnail = decoded(thumbnail_bytes)
-    assert thumbnail.format == THUMBNAIL_TYPES[reply.headers["Content-Type"]]
-    assert_fits_thumbnail_box(thumbnail, 640, 480)
+    assert (thumbnail.format, thumbnail.mode) == (THUMBNAIL_TYPES[content_type], mode)
+    assert_fits_thumbnail_box(thumbnail, image["width"], image["height"])
     assert_private(thumbnail_bytes, (b"Nokia", b"Budapest"))
-    entries = access_log(stack.log_dir, "stack-images-thumbnail")
-    assert [entry["upstream"] for entry in entries] == ["-"]
+    if mode == "RGBA":
+        assert thumbnail.getchannel("A").getextrema()[0] < 10  # see-through pixels stay see-through
+    assert [entry["upstream"] for entry in access_log(stack.log_dir, agent)] == ["-"]
 
 
 def test_heic_is_a_jpeg_from_nginx_with_the_original_beside_it(stack: Stack) -> None:
@@ -148,6 +159,7 @@ def test_a_delete_makes_every_key_404_at_nginx(stack: Stack) -> None:
     image = upload(stack, real("L_exif_xmp_iptc.heic"), "IMG_0004.HEIC")
     paths = [urllib.parse.urlsplit(url).path
              for url in (image["url"], image["thumbnailUrl"], sibling_url(image["url"], "heic"))]
+    assert paths[1].endswith(".thumb.jpg")  # an opaque photo's thumbnail
     assert [request(stack.url + path).status for path in paths] == [200, 200, 200]
 
     delete = f'mutation {{ deleteImage(id: "{image["id"]}") {{ __typename }} }}'

@@ -29,7 +29,7 @@ from imagehost.storage import (
     open_image_store,
 )
 from imagehost.storage.file_blobs import FileBlobStore, PendingBlob
-from imagehost.storage.keys import KEY_PATTERN
+from imagehost.storage.keys import KEY_PATTERN, is_display, is_thumbnail
 from imagehost.storage.sqlite_catalog import SCHEMA_VERSION, SqliteCatalog
 from tests.imagedata import drawn_jpeg, drawn_webp
 
@@ -37,8 +37,13 @@ from tests.imagedata import drawn_jpeg, drawn_webp
 HEIC = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\x01" * 64
 
 
-def photo(with_original: bool = True) -> tuple[NewImage, bytes]:
-    """A HEIC upload as the pipeline hands it over: display JPEG, WebP thumbnail, the original."""
+THUMBNAILS = {"image/jpeg": drawn_jpeg(8, 6), "image/webp": drawn_webp(8, 6)}
+"""A thumbnail of each type: JPEG (opaque images, and this HEIC), WebP (transparent ones, and
+every image stored before JPEG thumbnails)."""
+
+
+def photo(with_original: bool = True, thumbnail_type: str = "image/jpeg") -> tuple[NewImage, bytes]:
+    """A HEIC upload as the pipeline hands it over: display JPEG, JPEG thumbnail, the original."""
     display = drawn_jpeg(16, 12)
     image = NewImage(
         filename="IMG_0001.heic",
@@ -46,7 +51,7 @@ def photo(with_original: bool = True) -> tuple[NewImage, bytes]:
         size=len(display),
         width=16,
         height=12,
-        thumbnail=Thumbnail(drawn_webp(8, 6), "image/webp"),
+        thumbnail=Thumbnail(THUMBNAILS[thumbnail_type], thumbnail_type),
         original=Original(io.BytesIO(HEIC), "image/heic") if with_original else None,
     )
     return image, display
@@ -86,19 +91,20 @@ def failing_store(images_dir: Path) -> tuple[ImageStore, FailingBlobs, FailingCa
     return ImageStore(blobs, catalog), blobs, catalog
 
 
-def test_every_key_is_stored_with_the_row_and_named_by_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("thumbnail_type", "extension"), [("image/jpeg", "jpg"), ("image/webp", "webp")])
+def test_every_key_is_stored_with_the_row_and_named_by_it(tmp_path: Path, thumbnail_type: str, extension: str) -> None:
     store = open_image_store(tmp_path / "images")
-    image, display = photo()
+    image, display = photo(thumbnail_type=thumbnail_type)
     record = store.add_sync(image, io.BytesIO(display))
-    assert record.keys == (f"{record.id}.jpg", f"{record.id}.thumb.webp", f"{record.id}.heic")
+    assert record.keys == (f"{record.id}.jpg", f"{record.id}.thumb.{extension}", f"{record.id}.heic")
     assert (record.key, record.thumbnail_key, record.original_key) == record.keys
     assert all(KEY_PATTERN.match(key) for key in record.keys)
     assert store.catalog.get(record.id) == record
-    assert record.thumbnail_type == "image/webp" and record.original_type == "image/heic"
+    assert record.thumbnail_type == thumbnail_type and record.original_type == "image/heic"
     assert record.size == len(display)  # the display bytes', not the original's
     assert on_disk(tmp_path / "images") == sorted(record.keys) and work_files(tmp_path / "images") == []
     read = {key: (tmp_path / "images" / key).read_bytes() for key in record.keys}
-    assert read == {record.key: display, record.thumbnail_key: drawn_webp(8, 6), record.original_key: HEIC}
+    assert read == {record.key: display, record.thumbnail_key: THUMBNAILS[thumbnail_type], record.original_key: HEIC}
     assert store.audit().clean
     store.close()
 
@@ -119,7 +125,7 @@ def test_a_failure_at_any_key_or_the_row_leaves_no_file_and_no_row(tmp_path: Pat
     store, blobs, catalog = failing_store(images_dir)
     kept, kept_display = photo()
     kept_record = store.add_sync(kept, io.BytesIO(kept_display))
-    blobs.fail_on = {"thumbnail": ".thumb.webp", "original": ".heic", "row": ""}[fail_at]
+    blobs.fail_on = {"thumbnail": ".thumb.jpg", "original": ".heic", "row": ""}[fail_at]
     catalog.fail = fail_at == "row"
     image, display = photo()
     with pytest.raises(StorageFull if fail_at != "row" else CatalogError):
@@ -133,7 +139,8 @@ def test_a_failure_at_any_key_or_the_row_leaves_no_file_and_no_row(tmp_path: Pat
 def test_delete_and_group_delete_remove_every_key(tmp_path: Path) -> None:
     images_dir = tmp_path / "images"
     store = open_image_store(images_dir)
-    records = [store.add_sync(image, io.BytesIO(display)) for image, display in (photo(), photo(False), photo())]
+    made = (photo(), photo(False), photo(thumbnail_type="image/webp"))
+    records = [store.add_sync(image, io.BytesIO(display)) for image, display in made]
     assert store.delete_sync(records[0].id) == records[0]
     assert on_disk(images_dir) == sorted([*records[1].keys, *records[2].keys])
     assert store.delete_many_sync([records[1].id, "missing", records[2].id]) == [records[1], None, records[2]]
@@ -175,10 +182,10 @@ def test_strays_and_missing_renditions_are_reported_and_repaired(tmp_path: Path)
     store = open_image_store(images_dir)
     with_thumb = store.add_sync(*_source(photo(False)))
     bare = store.add_sync(NewImage("old.jpg", "image/jpeg", len(drawn_jpeg()), 8, 6), io.BytesIO(drawn_jpeg()))
-    stray_thumb = f"{bare.id}.thumb.webp"  # a thumbnail its row does not name
+    stray_thumb = f"{bare.id}.thumb.jpg"  # a thumbnail its row does not name
     orphan = "Z" * 22 + ".thumb.webp"  # a thumbnail of no image at all
-    for key in (stray_thumb, orphan):
-        (images_dir / key).write_bytes(drawn_webp())
+    (images_dir / stray_thumb).write_bytes(drawn_jpeg())
+    (images_dir / orphan).write_bytes(drawn_webp())
     (images_dir / with_thumb.thumbnail_key).unlink()
 
     audit = store.audit()
@@ -245,6 +252,11 @@ def test_a_version_2_catalog_with_rows_is_upgraded_in_place(tmp_path: Path) -> N
         assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     connection.close()
     open_image_store(images_dir).close()  # opening an upgraded catalog again changes nothing
+
+
+@pytest.mark.parametrize("key", ["A" * 22 + ".thumb.jpg", "A" * 22 + ".thumb.webp"])
+def test_a_thumbnail_of_either_type_is_a_key(key: str) -> None:
+    assert KEY_PATTERN.match(key) and is_thumbnail(key) and not is_display(key)
 
 
 @pytest.mark.parametrize(

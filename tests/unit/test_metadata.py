@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
+import pillow_heif
 import pytest
 from PIL import Image, ImageCms
 
@@ -154,3 +156,115 @@ def test_a_cut_file_is_damaged(content_type: str, cut: int) -> None:
     data = out.getvalue()[:cut]
     with pytest.raises(Damaged):
         strip(content_type, io.BytesIO(data), len(data), 1)
+
+
+# -- HEIC and AVIF: metadata items blanked in place ------------------------------------------
+
+pillow_heif.register_heif_opener()  # what the server's decoding module does at import
+REAL_IMAGES = Path(__file__).parents[1] / "fixtures" / "real_images"
+GPS_AND_XMP_LEAKS = (b"iPhone 15", b"Apple", b"x:xmpmeta", b"ns.adobe.com/xap")
+
+
+def phone_heic() -> bytes:
+    out = io.BytesIO()
+    pillow_heif.from_pillow(photo((96, 64))).save(out, quality=80, exif=phone_exif().tobytes(), xmp=XMP, icc_profile=ICC)
+    return out.getvalue()
+
+
+def phone_avif() -> bytes:
+    out = io.BytesIO()
+    photo((96, 64)).save(out, "AVIF", quality=80, exif=phone_exif(), xmp=XMP, icc_profile=ICC)
+    return out.getvalue()
+
+
+ISOBMFF = {"image/heic": phone_heic, "image/avif": phone_avif}
+
+
+@pytest.mark.parametrize("content_type", list(ISOBMFF))
+def test_heic_and_avif_lose_exif_and_xmp_and_keep_icc_pixels_and_every_other_byte(content_type: str) -> None:
+    original = ISOBMFF[content_type]()
+    with Image.open(io.BytesIO(original)) as image:
+        assert image.getexif()[0x8825] and image.info["xmp"] and image.info["icc_profile"] == ICC  # leaks to begin with
+    clean = stripped(content_type, original)
+    for leak in GPS_AND_XMP_LEAKS:
+        assert leak in original and leak not in clean, leak
+    with Image.open(io.BytesIO(clean)) as image:
+        assert dict(image.getexif()) == {} and not image.info.get("xmp") and not image.info.get("exif")
+        assert image.info["icc_profile"] == ICC
+    assert decoded(clean) == decoded(original)
+    # Same length, and only the metadata items' bytes (and their 4-byte types) changed: the
+    # coded image, the ICC profile and every offset stay as they were.
+    assert len(clean) == len(original)
+    changed = [at for at, (before, after) in enumerate(zip(original, clean)) if before != after]
+    exif, xmp = phone_exif().tobytes(), XMP
+    assert 0 < len(changed) <= len(exif) + len(xmp) + 4 + 2 * 4
+    assert ICC in clean
+
+
+def test_libheif_reports_no_exif_or_xmp_after_blanking() -> None:
+    clean = stripped("image/heic", phone_heic())
+    info = pillow_heif.open_heif(io.BytesIO(clean)).info
+    assert info.get("exif") is None and "xmp" not in info
+    assert all(set(item["data"]) <= {0} for item in info["metadata"])  # blanked items hold only zeros
+
+
+def test_the_real_heic_loses_exif_xmp_and_iptc() -> None:
+    original = (REAL_IMAGES / "L_exif_xmp_iptc.heic").read_bytes()
+    clean = stripped("image/heic", original)
+    for leak in (b"SONY", b"x:xmpmeta", b"Budapest"):
+        assert leak in original and leak not in clean, leak
+    assert decoded(clean) == decoded(original)
+    assert original[original.index(b"mdat") :].count(b"\x00") < clean[clean.index(b"mdat") :].count(b"\x00")
+
+
+@pytest.mark.parametrize("name", ["hopper.avif", "icc_profile.avif", "star.avifs", "RGB_8__29x100.heif"])
+def test_heic_and_avif_without_metadata_come_out_byte_identical(name: str) -> None:
+    data = (REAL_IMAGES / name).read_bytes()
+    assert stripped("image/heic" if name.endswith(".heif") else "image/avif", data) == data
+
+
+def box_length_set(data: bytes, kind: bytes, length: int) -> bytes:
+    at = data.index(kind) - 4
+    return data[:at] + struct.pack(">I", length) + data[at + 4 :]
+
+
+def iloc_extent(data: bytes) -> int:
+    """Where the iloc's last extent length lies (pillow-heif writes 4-byte fields; its XMP's)."""
+    iloc = data.index(b"iloc") - 4
+    return iloc + struct.unpack(">I", data[iloc : iloc + 4])[0] - 4
+
+
+def after_ftyp(data: bytes, boxes: bytes) -> bytes:
+    ftyp_end = struct.unpack(">I", data[:4])[0]
+    return data[:ftyp_end] + boxes + data[ftyp_end:]
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        lambda data: data[: data.index(b"iinf") + 40],
+        lambda data: box_length_set(data, b"iinf", 0x7FFF_FFFF),
+        lambda data: after_ftyp(data, b"\x00\x00\x00\x08free" * 100),
+        lambda data: data[: iloc_extent(data)] + struct.pack(">I", len(data)) + data[iloc_extent(data) + 4 :],
+    ],
+    ids=["cut-in-meta", "box-past-its-parent", "100-boxes-before-meta", "item-past-the-end"],
+)
+def test_a_heic_whose_boxes_cannot_be_followed_is_damaged(breakage: Callable[[bytes], bytes]) -> None:
+    data = breakage(phone_heic())
+    with pytest.raises(Damaged):
+        strip("image/heic", io.BytesIO(data), len(data), 1)
+
+
+def box(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(body)) + kind + body
+
+
+def test_an_iloc_of_empty_fields_stops_at_the_extent_budget() -> None:
+    # offset and length fields 0 bytes wide: 1,000 items x 65,535 extents in a 9 KB table.
+    infe = box(b"infe", b"\x02\x00\x00\x00" + struct.pack(">HH", 1, 0) + b"Exif\x00")
+    iinf = box(b"iinf", b"\x00" * 4 + struct.pack(">H", 1) + infe)
+    items = b"".join(struct.pack(">HHH", 1, 0, 0xFFFF) for _ in range(1000))
+    iloc = box(b"iloc", b"\x00" * 4 + b"\x00\x00" + struct.pack(">H", 1000) + items)
+    data = box(b"ftyp", b"heic\x00\x00\x00\x00mif1heic") + box(b"meta", b"\x00" * 4 + iinf + iloc)
+    with pytest.raises(Damaged, match="extents"):
+        strip("image/heic", io.BytesIO(data), len(data), 1)

@@ -68,10 +68,14 @@ def big_photo(size: tuple[int, int] = (1200, 800), **options: object) -> bytes:
     return out.getvalue()
 
 
-def assert_thumbnail(result: Prepared, size: tuple[int, int]) -> Image.Image:
-    assert result.thumbnail_type == "image/webp"
+THUMBNAIL_FORMATS = {"image/jpeg": "JPEG", "image/webp": "WEBP"}
+
+
+def assert_thumbnail(result: Prepared, size: tuple[int, int], content_type: str = "image/jpeg") -> Image.Image:
+    """The thumbnail decodes as `content_type` (JPEG for opaque images) at `size`, within 512 x 512."""
+    assert result.thumbnail_type == content_type
     thumbnail = open_bytes(result.thumbnail)
-    assert thumbnail.format == "WEBP" and thumbnail.size == size and max(thumbnail.size) <= 512
+    assert thumbnail.format == THUMBNAIL_FORMATS[content_type] and thumbnail.size == size and max(thumbnail.size) <= 512
     return thumbnail
 
 
@@ -116,7 +120,40 @@ def test_the_thumbnail_of_a_large_jpeg_fits_in_512(spools: Spools) -> None:
 
 def test_a_small_image_keeps_its_size_as_thumbnail(fixture_images: dict[str, Path], spools: Spools) -> None:
     result = prepared(fixture_images["alpha_earth.png"].read_bytes(), spools)
-    assert assert_thumbnail(result, (80, 80)).mode == "RGBA"
+    assert assert_thumbnail(result, (80, 80), "image/webp").mode == "RGBA"
+
+
+def test_an_opaque_photo_gets_a_jpeg_thumbnail_with_its_icc_profile(spools: Spools) -> None:
+    result = prepared(big_photo((1200, 800), icc_profile=ICC), spools)
+    thumbnail = assert_thumbnail(result, (512, 341))
+    assert thumbnail.mode == "RGB" and thumbnail.info["icc_profile"] == ICC
+
+
+def test_a_transparent_png_keeps_its_alpha_in_a_webp_thumbnail(spools: Spools) -> None:
+    drawn = Image.new("RGBA", (1000, 500), (200, 30, 30, 255))
+    drawn.paste((0, 0, 0, 0), (0, 0, 500, 500))  # the left half see-through
+    out = io.BytesIO()
+    drawn.save(out, "PNG")
+    thumbnail = assert_thumbnail(prepared(out.getvalue(), spools), (512, 256), "image/webp")
+    assert thumbnail.mode == "RGBA"
+    clear, solid = thumbnail.getpixel((100, 128)), thumbnail.getpixel((400, 128))
+    assert isinstance(clear, tuple) and isinstance(solid, tuple) and clear[3] < 10 and solid[3] > 245
+
+
+def test_a_palette_png_with_a_transparent_colour_gets_a_webp_thumbnail(spools: Spools) -> None:
+    drawn = Image.new("P", (40, 20), 1)
+    drawn.putpalette([0, 0, 0, 255, 0, 0])
+    drawn.paste(0, (0, 0, 20, 20))
+    out = io.BytesIO()
+    drawn.save(out, "PNG", transparency=0)
+    thumbnail = assert_thumbnail(prepared(out.getvalue(), spools), (40, 20), "image/webp")
+    assert thumbnail.getchannel("A").getextrema() == (0, 255)
+
+
+def test_an_rgba_png_with_no_see_through_pixel_gets_a_jpeg_thumbnail(spools: Spools) -> None:
+    out = io.BytesIO()
+    photo((300, 200)).convert("RGBA").save(out, "PNG")
+    assert assert_thumbnail(prepared(out.getvalue(), spools), (300, 200)).mode == "RGB"
 
 
 def test_the_thumbnail_of_an_animation_is_its_first_frame(spools: Spools) -> None:
@@ -174,13 +211,62 @@ def test_heic_is_kept_as_the_original_beside_a_display_jpeg(spools: Spools) -> N
     result = prepared(original, spools)
     assert result.facts.content_type == "image/jpeg" and (result.facts.width, result.facts.height) == (320, 240)
     assert result.original_type == "image/heic" and result.original is not None
-    assert result.original.read() == original
+    kept = result.original.read()
+    same_pixels = open_bytes(kept).tobytes() == open_bytes(original).tobytes()
+    assert len(kept) == len(original) and same_pixels
+    for leak in LEAKS:
+        assert leak not in kept
     jpeg = display_bytes(result)
     for leak in LEAKS:
         assert leak not in jpeg
     with open_bytes(jpeg) as image:
         assert image.format == "JPEG" and image.size == (320, 240) and image.info["icc_profile"] == ICC
     assert_thumbnail(result, (320, 240))
+
+
+def padded_heic(heic: bytes, boxes: bytes) -> bytes:
+    """A pillow-heif HEIC with `boxes` after its ftyp, its iloc base offsets moved to match (pillow-heif
+    writes iloc version 0 with 4-byte offset, length and base-offset fields)."""
+    data = bytearray(heic)
+    iloc = data.index(b"iloc") + 4
+    assert data[iloc] == 0 and data[iloc + 4 : iloc + 6] == b"\x44\x40"
+    at = iloc + 8
+    for _ in range(int.from_bytes(data[iloc + 6 : iloc + 8], "big")):
+        base = int.from_bytes(data[at + 4 : at + 8], "big")
+        data[at + 4 : at + 8] = (base + len(boxes)).to_bytes(4, "big")
+        at += 10 + 8 * int.from_bytes(data[at + 8 : at + 10], "big")
+    ftyp_end = int.from_bytes(data[:4], "big")
+    return bytes(data[:ftyp_end] + boxes + data[ftyp_end:])
+
+
+def test_a_heic_padded_with_boxes_past_the_walks_budget_is_invalid(spools: Spools) -> None:
+    heic = heic_photo()
+    padded = padded_heic(heic, b"\x00\x00\x00\x08free" * 100)
+    with open_bytes(padded) as image, open_bytes(heic) as unpadded:
+        same_pixels = image.tobytes() == unpadded.tobytes()
+    assert same_pixels  # libheif decodes it
+    result = run(padded, spools)  # but the metadata walk stops at 64 top-level boxes
+    assert isinstance(result, Rejection) and result.code is RejectionCode.INVALID_IMAGE
+    assert isinstance(run(padded_heic(heic, b"\x00\x00\x00\x08free" * 10), spools), Prepared)
+
+
+def test_keep_metadata_keeps_the_heic_original_as_it_came(spools: Spools) -> None:
+    original = heic_photo()
+    result = prepared(original, spools, KEEP)
+    assert result.original is not None and result.original.read() == original
+
+
+def test_avif_is_stored_without_its_exif_and_xmp(spools: Spools) -> None:
+    out = io.BytesIO()
+    photo((300, 200)).save(out, "AVIF", quality=60, exif=phone_exif(), xmp=b"<x:xmpmeta>secret comment</x:xmpmeta>")
+    stored = display_bytes(prepared(out.getvalue(), spools))
+    for leak in (b"iPhone 15", b"Apple", b"secret comment"):  # libavif names the EXIF item "Exif": no leak
+        assert leak in out.getvalue() and leak not in stored
+    with open_bytes(stored) as image:
+        assert dict(image.getexif()) == {} and not image.info.get("xmp")
+        same_pixels = image.tobytes() == open_bytes(out.getvalue()).tobytes()
+    assert same_pixels
+    assert display_bytes(prepared(out.getvalue(), spools, KEEP)) == out.getvalue()
 
 
 def test_avif_is_accepted_and_stored_as_it_is(spools: Spools) -> None:
