@@ -20,7 +20,7 @@ from imagehost.resolvers.limits import UploadLimits
 from imagehost.resolvers.metadata import Damaged, can_strip, strip, write_pieces
 from imagehost.resolvers.thumbnails import THUMBNAIL_BOX, render_thumbnail
 from imagehost.resolvers.validation import ImageFacts, Rejection, RejectionCode, inspect_image
-from imagehost.storage import formats
+from imagehost.storage import Thumbnail, formats
 
 logger = logging.getLogger("imagehost.uploads")
 
@@ -39,8 +39,7 @@ class Prepared:
     display: BinaryIO
     """The bytes `url` serves, at position 0 (the upload itself when nothing was changed)."""
     display_size: int
-    thumbnail: bytes
-    thumbnail_type: str
+    thumbnail: Thumbnail
     """JPEG for an opaque image, WebP for one with transparency (resolvers.thumbnails)."""
     original: BinaryIO | None = None
     """Kept beside the display bytes when browsers cannot show it (HEIC), at position 0; like
@@ -83,12 +82,12 @@ def _transform(
                 original.close()
             raise
         return Prepared(
-            ImageFacts("image/jpeg", width, height), display, display_size, thumbnail.data, thumbnail.content_type,
+            ImageFacts("image/jpeg", width, height), display, display_size, thumbnail,
             original=original, original_type=facts.content_type,
         )
     upright = ImageFacts(facts.content_type, width, height)
     display, display_size = _without_metadata(source, size, facts.content_type, decoded.orientation, limits, spool)
-    return Prepared(upright, display, display_size, thumbnail.data, thumbnail.content_type)
+    return Prepared(upright, display, display_size, thumbnail)
 
 
 def _without_metadata(

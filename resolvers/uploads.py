@@ -12,7 +12,7 @@ from imagehost.resolvers.context import Context
 from imagehost.resolvers.filenames import clean_filename
 from imagehost.resolvers.pipeline import prepare
 from imagehost.resolvers.validation import Rejection, RejectionCode
-from imagehost.storage import EXTENSIONS, ImageRecord, NewImage, Original, StorageFull, Thumbnail
+from imagehost.storage import EXTENSIONS, ImageRecord, NewImage, Original, StorageFull
 
 logger = logging.getLogger("imagehost.uploads")
 
@@ -84,7 +84,7 @@ def _validate_and_store(context: Context, upload: UploadedFile, size: int) -> Im
         size=prepared.display_size,
         width=facts.width,
         height=facts.height,
-        thumbnail=Thumbnail(prepared.thumbnail, prepared.thumbnail_type),
+        thumbnail=prepared.thumbnail,
         original=Original(prepared.original, prepared.original_type)
         if prepared.original is not None and prepared.original_type is not None
         else None,

@@ -73,8 +73,8 @@ THUMBNAIL_FORMATS = {"image/jpeg": "JPEG", "image/webp": "WEBP"}
 
 def assert_thumbnail(result: Prepared, size: tuple[int, int], content_type: str = "image/jpeg") -> Image.Image:
     """The thumbnail decodes as `content_type` (JPEG for opaque images) at `size`, within 512 x 512."""
-    assert result.thumbnail_type == content_type
-    thumbnail = open_bytes(result.thumbnail)
+    assert result.thumbnail.content_type == content_type
+    thumbnail = open_bytes(result.thumbnail.data)
     assert thumbnail.format == THUMBNAIL_FORMATS[content_type] and thumbnail.size == size and max(thumbnail.size) <= 512
     return thumbnail
 
