@@ -1,6 +1,10 @@
 """Upload every image in a folder to Imagehost and print where each one went.
 
-    python examples/upload_folder.py FOLDER [--url http://127.0.0.1:8000/graphql]
+    python examples/upload_folder.py FOLDER [--url http://127.0.0.1:8000/graphql] [--token SECRET]
+
+The token is an API token (the UI's "API tokens" page, or `imagehost tokens create NAME`);
+`--token` or the IMAGEHOST_TOKEN environment variable (better: it stays out of `ps` and the
+shell's history). It is sent as `Authorization: Bearer <token>`.
 
 Needs gql with the requests transport: `.venv/bin/pip install -e '.[client]'` in a clone (what
 `./scripts/serve` installs is the server alone), or `pip install "gql[requests]"` anywhere.
@@ -12,6 +16,7 @@ not be used at all.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -62,13 +67,14 @@ def batches(paths: list[Path], size: int) -> Iterator[list[Path]]:
         yield paths[start : start + size]
 
 
-def upload_folder(folder: Path, url: str) -> int:
+def upload_folder(folder: Path, url: str, token: str) -> int:
     paths = image_files(folder)
     if not paths:
         print(f"no image files (.jpg .jpeg .png .gif .webp) in {folder}", file=sys.stderr)
         return 0
     refused = 0
-    with Client(transport=RequestsHTTPTransport(url=url, timeout=120)) as session:
+    transport = RequestsHTTPTransport(url=url, timeout=120, headers={"Authorization": f"Bearer {token}"})
+    with Client(transport=transport) as session:
         max_files = session.execute(UPLOAD_LIMITS)["uploadLimits"]["maxFiles"]
         for batch in batches(paths, max_files):
             request = GraphQLRequest(
@@ -90,11 +96,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--url", default="http://127.0.0.1:8000/graphql", help="the GraphQL endpoint"
     )
+    parser.add_argument("--token", default=os.environ.get("IMAGEHOST_TOKEN"),
+                        help="an API token (default: $IMAGEHOST_TOKEN)")
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         parser.error(f"{args.folder} is not a folder")
+    if not args.token:
+        parser.error("an API token is needed: --token SECRET or IMAGEHOST_TOKEN "
+                     "(create one on the UI's API tokens page or with `imagehost tokens create NAME`)")
     try:
-        return upload_folder(args.folder, args.url)
+        return upload_folder(args.folder, args.url, args.token)
     except (TransportError, RequestException) as error:
         print(f"upload failed: {error}", file=sys.stderr)
         return 2

@@ -16,6 +16,10 @@ class UploadLimits:
     max_files: int
     keep_metadata: bool = False
     """IMAGEHOST_KEEP_METADATA: store uploads with their EXIF/XMP/IPTC/comments (off: stripped)."""
+    public_uploads: bool = False
+    """IMAGEHOST_PUBLIC_UPLOADS: anyone may upload, anonymous uploads carry a delete token."""
+    public_uploads_per_hour: int = 60
+    """IMAGEHOST_PUBLIC_UPLOADS_PER_HOUR: anonymous uploads per client address and hour."""
 
 
 def human_size(size: int) -> str:

@@ -7,7 +7,10 @@ from typing import Annotated
 
 import strawberry
 
+from imagehost.resolvers import accounts
 from imagehost.resolvers.context import Context
+from imagehost.resolvers.uploads import Stored
+from imagehost.schema.account_types import User
 from imagehost.resolvers.limits import ACCEPTED_TYPES, UploadLimits as LimitsRecord
 from imagehost.resolvers.validation import Rejection, RejectionCode
 from imagehost.storage import ImageRecord, Page
@@ -37,9 +40,20 @@ class Image:
     thumbnail_url: str = strawberry.field(
         description="Absolute URL of a small rendition that fits in 512 x 512 pixels, for listings and previews."
     )
+    delete_token: str | None = strawberry.field(
+        description="Set only in the answer to an anonymous upload: the secret that lets its holder delete it."
+    )
+    owner_id: strawberry.Private[str | None]
+
+    @strawberry.field(description="Who uploaded it; null for an anonymous upload.")
+    async def owner(self, info: strawberry.Info[Context, None]) -> User | None:
+        if self.owner_id is None:
+            return None
+        record = await accounts.user_by_id(info.context, self.owner_id)
+        return User.from_record(record) if record else None
 
     @classmethod
-    def from_record(cls, record: ImageRecord, context: Context) -> Image:
+    def from_record(cls, record: ImageRecord, context: Context, delete_token: str | None = None) -> Image:
         return cls(
             id=strawberry.ID(record.id),
             filename=record.filename,
@@ -50,6 +64,8 @@ class Image:
             url=context.image_url(record.key),
             created_at=record.created_at,
             thumbnail_url=context.image_url(record.thumbnail_key),
+            delete_token=delete_token,
+            owner_id=record.owner_id,
         )
 
 
@@ -67,10 +83,10 @@ class UploadError:
 UploadResult = Annotated[Image | UploadError, strawberry.union("UploadResult")]
 
 
-def upload_result(result: ImageRecord | Rejection, context: Context) -> Image | UploadError:
+def upload_result(result: Stored | Rejection, context: Context) -> Image | UploadError:
     if isinstance(result, Rejection):
         return UploadError.from_rejection(result)
-    return Image.from_record(result, context)
+    return Image.from_record(result.record, context, delete_token=result.delete_token)
 
 
 @strawberry.type
@@ -123,6 +139,7 @@ class UploadLimits:
     max_pixels: int = strawberry.field(description="Width x height per image.")
     max_files: int = strawberry.field(description="Files per request.")
     accepted_types: list[str] = strawberry.field(description="MIME types, judged by content.")
+    public_uploads: bool = strawberry.field(description="Whether signed-out visitors may upload (with a delete token).")
 
     @classmethod
     def from_limits(cls, limits: LimitsRecord) -> UploadLimits:
@@ -131,4 +148,5 @@ class UploadLimits:
             max_pixels=limits.max_pixels,
             max_files=limits.max_files,
             accepted_types=list(ACCEPTED_TYPES),
+            public_uploads=limits.public_uploads,
         )

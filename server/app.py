@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from imagehost.assets import asset_dir
 from imagehost.check_command import catalog_refusal
+from imagehost.first_admin import ensure_first_admin
 from imagehost.http.access_log import AccessLog
 from imagehost.http.allowed_hosts import HostAllowList
 from imagehost.http.body_limit import BodySizeLimit
@@ -25,10 +26,11 @@ from imagehost.http.health import health_endpoint
 from imagehost.http.image_files import ImageFiles
 from imagehost.http.read_timeouts import BodyReadTimeout
 from imagehost.http.security_headers import SecurityHeaders
+from imagehost.http.upload_gate import upload_gate
 from imagehost.logging_setup import configure_logging
 from imagehost.schema import build_schema
 from imagehost.settings import Settings, load_settings
-from imagehost.storage import CatalogMissing, CatalogReplaced, ImageStore, StorageError, open_image_store
+from imagehost.storage import CatalogMissing, CatalogReplaced, ImageStore, StorageError, catalog_path, open_image_store
 
 logger = logging.getLogger("imagehost.app")
 
@@ -37,11 +39,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     configure_logging(settings.log_dir)
     images = _open_store(settings)
+    ensure_first_admin(
+        images,
+        str(settings.admin_password) if settings.admin_password else None,
+        catalog_path(settings.images_dir).parent,
+    )
     graphql = ImagehostGraphQL(build_schema(), settings, images)
     return Starlette(
         routes=[
             Route("/graphql", graphql),
             Route("/healthz", health_endpoint(images), methods=["GET", "HEAD"]),
+            Route("/auth/upload", upload_gate(images, settings), methods=["GET", "POST"]),
             Mount("/images", app=ImageFiles(directory=settings.images_dir), name="images"),
             Mount("/", app=StaticFiles(directory=asset_dir("frontend"), html=True), name="frontend"),
         ],

@@ -1,4 +1,4 @@
-"""The `imagehost` command: `serve` (one process) and `stack` (Nginx + workers)."""
+"""The `imagehost` command: `serve` (one process), `stack` (Nginx + workers), `check`, `users`, `tokens`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import socket
 import sys
 from collections.abc import Sequence
 
+from imagehost.account_commands import add_parsers as add_account_parsers
 from imagehost.settings import Settings, SettingsError, load_settings
 
 MIN_PORT, MAX_PORT = 1, 65535
@@ -30,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stack.add_argument("--workers", type=int, default=None, help="worker processes (default IMAGEHOST_WORKERS)")
     check = commands.add_parser("check", help="compare the catalog with the stored images (also while serving)")
     check.add_argument("--repair", action="store_true", help="rebuild lost rows from the bytes, drop rows without bytes")
+    add_account_parsers(commands.add_parser)
     args = parser.parse_args(argv)
     if args.command in {"serve", "stack"} and not MIN_PORT <= args.port <= MAX_PORT:
         print(f"imagehost: --port must be a port number from {MIN_PORT} to {MAX_PORT}, not {args.port}",
@@ -45,6 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from imagehost.check_command import run_check
 
         return run_check(settings, repair=args.repair)
+    if args.command in {"users", "tokens"}:
+        from imagehost.account_commands import run_account_command
+
+        return run_account_command(settings, args)
     settings = settings.answering_to(args.host)  # the address given to --host is a name clients use
     if args.command == "serve":
         return _serve(settings, args.host, args.port)

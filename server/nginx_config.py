@@ -63,6 +63,19 @@ class _Placeholders(Template):
     """  # type: ignore[assignment]  # a str, which Template compiles (its documented use)
 
 
+PROXY_HEADERS = (
+    ("Connection", '""'),
+    ("Host", "$http_host"),
+    ("X-Forwarded-Host", "$http_host"),
+    ("X-Forwarded-Proto", "$scheme"),
+    ("X-Forwarded-For", "$proxy_add_x_forwarded_for"),
+    ("X-Real-IP", "$remote_addr"),
+    ("Forwarded", '""'),
+)
+"""What Nginx sends workers about the client. The client's own X-Forwarded-* are replaced, never
+passed on: Nginx is the edge, and the app believes these because they come from 127.0.0.1."""
+
+
 @dataclass(frozen=True)
 class SiteConfig:
     listen: str
@@ -96,6 +109,7 @@ def render_site(config: SiteConfig) -> str:
         "IMAGEHOST_CSP_GRAPHIQL": _quotable(graphiql_csp(config.graphiql_script_hashes), "GraphiQL policy"),
         "IMAGEHOST_CSP_IMAGE": _quotable(IMAGE_CSP, "image policy"),
         "IMAGEHOST_SECURITY_HEADERS": _security_header_lines(),
+        "IMAGEHOST_PROXY_HEADERS": "\n".join(f"    proxy_set_header {name} {value};" for name, value in PROXY_HEADERS),
         "IMAGEHOST_HIDDEN_UPSTREAM_HEADERS": "\n".join(
             f"    proxy_hide_header {name};" for name in (CSP, *SECURITY_HEADERS)
         ),

@@ -11,6 +11,9 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from starlette.config import Config
+from starlette.datastructures import Secret
+
+from imagehost.resolvers.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
 
 from imagehost.hostnames import host_pattern
 
@@ -21,12 +24,15 @@ DEFAULT_MAX_PIXELS = 50_000_000
 DEFAULT_MAX_FILES = 20
 DEFAULT_WORKERS = 4
 DEFAULT_MIN_FREE_BYTES = 1024 * 1024 * 1024
+DEFAULT_PUBLIC_UPLOADS_PER_HOUR = 60
 DEFAULT_TRUSTED_PROXIES = (ip_network("127.0.0.1/32"), ip_network("::1/128"))
 PER_FILE_BODY_MARGIN = 64 * 1024
 LOOPBACK_HOSTS = ("localhost", "*.localhost", "127.0.0.1", "::1")
 """Host names a server always answers to: no other site's page can make a browser send them."""
 WILDCARD_ADDRESSES = frozenset({"*", "0.0.0.0", "::"})
 BODY_MARGIN = 1024 * 1024
+SECRET_SETTINGS = frozenset({"IMAGEHOST_ADMIN_PASSWORD"})
+"""Settings whose values never appear in a message."""
 
 
 class SettingsError(Exception):
@@ -59,6 +65,12 @@ class Settings:
     """IMAGEHOST_ALLOWED_HOSTS: other host names (`*.example.org`; `*` for any) the server answers to."""
     keep_metadata: bool = False
     """IMAGEHOST_KEEP_METADATA: store uploads with their EXIF, XMP, IPTC and comments (default: removed)."""
+    admin_password: Secret | None = None
+    """IMAGEHOST_ADMIN_PASSWORD: the first admin's password (only used while no account exists)."""
+    public_uploads: bool = False
+    """IMAGEHOST_PUBLIC_UPLOADS: anyone may upload; anonymous uploads get a delete token."""
+    public_uploads_per_hour: int = DEFAULT_PUBLIC_UPLOADS_PER_HOUR
+    """IMAGEHOST_PUBLIC_UPLOADS_PER_HOUR: anonymous uploads per client address and hour."""
 
     @property
     def host_patterns(self) -> tuple[str, ...]:
@@ -92,7 +104,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         try:
             return parse(raw)
         except ValueError as error:
-            raise SettingsError(f"{name}={raw!r}: {error}") from None
+            shown = "(not shown)" if name in SECRET_SETTINGS else repr(raw)
+            raise SettingsError(f"{name}={shown}: {error}") from None
 
     return Settings(
         images_dir=read("IMAGEHOST_IMAGES_DIR", _directory, Path("images").absolute()),
@@ -107,7 +120,17 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         min_free_bytes=read("IMAGEHOST_MIN_FREE_BYTES", _non_negative_int, DEFAULT_MIN_FREE_BYTES),
         allowed_hosts=read("IMAGEHOST_ALLOWED_HOSTS", _host_patterns, ()),
         keep_metadata=read("IMAGEHOST_KEEP_METADATA", _boolean, False),
+        admin_password=read("IMAGEHOST_ADMIN_PASSWORD", _admin_password, None),
+        public_uploads=read("IMAGEHOST_PUBLIC_UPLOADS", _boolean, False),
+        public_uploads_per_hour=read("IMAGEHOST_PUBLIC_UPLOADS_PER_HOUR", _positive_int, DEFAULT_PUBLIC_UPLOADS_PER_HOUR),
     )
+
+
+def _admin_password(raw: str) -> Secret:
+    if len(raw) < MIN_PASSWORD_LENGTH:
+        # The error names the variable, never the value (SettingsError prints `raw` otherwise).
+        raise ValueError(f"must have at least {MIN_PASSWORD_LENGTH} characters")
+    return Secret(raw)
 
 
 def _boolean(raw: str) -> bool:

@@ -75,3 +75,27 @@ class InvalidCursor(StorageError):
     def __init__(self, cursor: str) -> None:
         super().__init__(f"{cursor!r} is not a valid cursor: pass an endCursor from an earlier page")
         self.cursor = cursor
+
+
+class QuotaExceeded(StorageError):
+    """Storing the image would take its owner past their quota; nothing was kept."""
+
+    code = "QUOTA_EXCEEDED"
+
+    def __init__(self, quota_bytes: int, stored_bytes: int, wanted_bytes: int) -> None:
+        super().__init__(
+            f"the account's quota of {quota_bytes} bytes would be exceeded ({stored_bytes} stored, {wanted_bytes} more)"
+        )
+        self.quota_bytes = quota_bytes
+        self.stored_bytes = stored_bytes
+        self.wanted_bytes = wanted_bytes
+
+
+class UsernameTaken(StorageError):
+    """An account with that name exists already."""
+
+    code = "USERNAME_TAKEN"
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"there is already an account named {username!r}")
+        self.username = username

@@ -7,6 +7,7 @@ from pathlib import Path
 from imagehost.storage.file_blobs import FileBlobStore
 from imagehost.storage.images import ImageStore
 from imagehost.storage.keys import is_display
+from imagehost.storage.sqlite_accounts import SqliteAccounts
 from imagehost.storage.sqlite_catalog import SqliteCatalog
 
 # Everything that is not image bytes lives under this hidden folder of the images folder,
@@ -28,4 +29,4 @@ def open_image_store(images_dir: Path, *, min_free_bytes: int = 0, repair: bool 
     catalog = SqliteCatalog(
         catalog_path(images_dir), existing_images=lambda: sum(map(is_display, blobs.keys())), repair=repair
     )
-    return ImageStore(blobs, catalog)
+    return ImageStore(blobs, catalog, SqliteAccounts(catalog))

@@ -15,10 +15,18 @@ from imagehost.storage.audit import Audit, SweepReport
 from imagehost.storage.batching import Batched
 from imagehost.storage.errors import BlobExists, StorageError
 from imagehost.storage.keys import image_id_of
-from imagehost.storage.protocols import BlobStore, Catalog, PendingPut
+from imagehost.storage.protocols import Accounts, BlobStore, Catalog, PendingPut
 from imagehost.storage.records import ImageRecord, NewImage, Page
 
 logger = logging.getLogger("imagehost.storage")
+
+
+def _remaining(stream: BinaryIO) -> int:
+    """Bytes from the stream's position to its end (the position is kept)."""
+    start = stream.tell()
+    end = stream.seek(0, 2)
+    stream.seek(start)
+    return end - start
 
 
 def new_image_id() -> str:
@@ -36,9 +44,12 @@ class ImageStore:
     carry no such proof (a lost catalog, files copied in by hand) are reported, never deleted.
     """
 
-    def __init__(self, blobs: BlobStore, catalog: Catalog) -> None:
+    def __init__(self, blobs: BlobStore, catalog: Catalog, accounts: Accounts) -> None:
         self.blobs = blobs
         self.catalog = catalog
+        self.accounts = accounts
+        """Accounts live beside the catalog (the same database), so an account and its images
+        change together; resolvers reach them in worker threads like the catalog."""
         self._deletes: Batched[str, ImageRecord | None] = Batched(self.delete_many_sync)
 
     def spool(self) -> BinaryIO:
@@ -61,6 +72,9 @@ class ImageStore:
     def add_sync(self, image: NewImage, source: BinaryIO) -> ImageRecord:
         """Store the display bytes `source`, the image's renditions and then its row: all or nothing."""
         starts = [stream.tell() for stream in self._streams(image, source)]
+        stored_bytes = image.size + (len(image.thumbnail.data) if image.thumbnail else 0)
+        if image.original is not None:
+            stored_bytes += _remaining(image.original.source)
         for _attempt in range(3):
             record = ImageRecord(
                 id=new_image_id(),
@@ -72,6 +86,9 @@ class ImageStore:
                 created_at=datetime.now(UTC).replace(microsecond=0),
                 thumbnail_type=image.thumbnail.content_type if image.thumbnail else None,
                 original_type=image.original.content_type if image.original else None,
+                owner_id=image.owner_id,
+                stored_bytes=stored_bytes,
+                delete_token_hash=image.delete_token_hash,
             )
             pending: list[PendingPut] = []
             try:
@@ -117,8 +134,8 @@ class ImageStore:
     async def get(self, image_id: str) -> ImageRecord | None:
         return await to_thread.run_sync(self.catalog.get, image_id)
 
-    async def page(self, first: int, after: str | None) -> Page:
-        return await to_thread.run_sync(self.catalog.page, first, after)
+    async def page(self, first: int, after: str | None, owner_id: str | None = None) -> Page:
+        return await to_thread.run_sync(self.catalog.page, first, after, owner_id)
 
     async def count(self) -> int:
         return await to_thread.run_sync(self.catalog.count)
@@ -145,6 +162,14 @@ class ImageStore:
                 except StorageError:
                     logger.exception("image %s: record deleted, bytes of %s left behind", image_id, key)
         return records
+
+    def delete_owner_images(self, owner_id: str) -> int:
+        """Delete every image of one account (before the account itself goes); how many."""
+        deleted = 0
+        while ids := self.catalog.owned_ids(owner_id):
+            for start in range(0, len(ids), 100):
+                deleted += sum(record is not None for record in self.delete_many_sync(ids[start:start + 100]))
+        return deleted
 
     async def check(self) -> None:
         await to_thread.run_sync(self.check_sync)

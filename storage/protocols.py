@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from imagehost.storage.account_records import ApiTokenRecord, Credentials, TokenHolder, UserRecord
 from imagehost.storage.audit import WorkFolderReport
 from imagehost.storage.records import ImageRecord, Page
 
@@ -96,7 +97,10 @@ class Catalog(Protocol):
     def remove_many(self, image_ids: Sequence[str]) -> list[ImageRecord | None]:
         """Remove the records in one transaction; each removed record, or None where there was none."""
 
-    def page(self, first: int, after: str | None) -> Page: ...
+    def page(self, first: int, after: str | None, owner_id: str | None = None) -> Page:
+        """Newest first; only `owner_id`'s images when given (total_count is then theirs)."""
+
+    def owned_ids(self, owner_id: str) -> list[str]: ...
 
     def count(self) -> int: ...
 
@@ -112,3 +116,61 @@ class Catalog(Protocol):
         """Raise StorageError unless the catalog can be read and written right now."""
 
     def close(self) -> None: ...
+
+
+class Accounts(Protocol):
+    """Accounts, sessions, API tokens and rate-limit counters, shared by every worker (and host).
+
+    Secrets arrive hashed (SHA-256 for sessions and tokens, argon2id for passwords): a backend
+    never sees one. Usernames arrive normalised (resolvers.accounts).
+    """
+
+    def create_user(
+        self, username: str, password_hash: str, *, is_admin: bool, only_if_none: bool = False
+    ) -> UserRecord | None:
+        """Raise UsernameTaken; with `only_if_none`, None when any account exists already."""
+
+    def user(self, user_id: str) -> UserRecord | None: ...
+
+    def users_by_id(self, user_ids: list[str]) -> dict[str, UserRecord]: ...
+
+    def credentials(self, username: str) -> Credentials | None: ...
+
+    def password_hash(self, user_id: str) -> str | None: ...
+
+    def users(self) -> list[UserRecord]: ...
+
+    def count_users(self) -> int: ...
+
+    def set_password(self, user_id: str, password_hash: str) -> bool:
+        """Also ends every session of the account."""
+
+    def set_quota(self, user_id: str, quota_bytes: int | None) -> bool: ...
+
+    def remove_user(self, user_id: str) -> bool: ...
+
+    def create_session(self, user_id: str, secret_hash: str, now: float) -> None: ...
+
+    def session_user(
+        self, secret_hash: str, now: float, *, idle_seconds: float, lifetime_seconds: float, touch_after: float
+    ) -> UserRecord | None: ...
+
+    def end_session(self, secret_hash: str) -> bool: ...
+
+    def create_token(self, user_id: str, label: str, secret_hash: str) -> ApiTokenRecord: ...
+
+    def tokens(self, user_id: str) -> list[ApiTokenRecord]: ...
+
+    def token_holder(self, secret_hash: str, *, touch_after: float) -> TokenHolder | None: ...
+
+    def revoke_token(self, token_id: str, user_id: str | None) -> bool: ...
+
+    def attempts_since(self, kind: str, subject: str, since: float) -> list[float]: ...
+
+    def count_attempt(self, kind: str, subject: str, now: float, *, limit: int, window: float) -> int | None:
+        """Record an attempt unless `limit` were made in the last `window` seconds (across
+        every worker): its number, or None when over the limit."""
+
+    def forget_attempt(self, number: int) -> None: ...
+
+    def clear_attempts(self, kind: str, subject: str) -> None: ...

@@ -47,6 +47,10 @@ class NewImage:
     height: int
     thumbnail: Thumbnail | None = None
     original: Original | None = None
+    owner_id: str | None = None
+    """The account it belongs to; None for an anonymous (public-uploads) upload."""
+    delete_token_hash: str | None = None
+    """SHA-256 of the secret that lets an anonymous uploader delete it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,11 @@ class ImageRecord:
     """None only for images stored before thumbnails were made."""
     original_type: str | None = None
     """Set when an original other than the display bytes is kept (HEIC)."""
+    owner_id: str | None = None
+    """None for an anonymous upload (and images stored before accounts, until an admin adopts them)."""
+    stored_bytes: int = 0
+    """Bytes of every key stored for it (display, thumbnail, original): what counts against a quota."""
+    delete_token_hash: str | None = None
 
     @property
     def key(self) -> str:

@@ -14,10 +14,18 @@ from datetime import datetime
 from pathlib import Path
 
 from imagehost.storage.connection_pool import ConnectionPool
-from imagehost.storage.errors import CatalogError, CatalogMissing, CatalogReplaced, InvalidCursor, StorageError, StorageFull
+from imagehost.storage.errors import (
+    CatalogError,
+    CatalogMissing,
+    CatalogReplaced,
+    InvalidCursor,
+    QuotaExceeded,
+    StorageError,
+    StorageFull,
+)
 from imagehost.storage.records import ImageRecord, Page
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # `seq` orders the catalog: it only grows (AUTOINCREMENT never reuses a value), so a cursor
 # naming a seq stays valid and stable whatever is added or deleted around it.
@@ -49,8 +57,65 @@ SCHEMA_V2 = "CREATE TABLE IF NOT EXISTS catalog_meta (name TEXT PRIMARY KEY, val
 # Version 3: the renditions stored beside the display bytes (storage.keys names their keys).
 # NULL in rows from before: no thumbnail (its URL falls back to the display bytes), no original.
 SCHEMA_V3_COLUMNS = {"thumbnail_type": "TEXT", "original_type": "TEXT"}
+# Version 4: accounts (see sqlite_accounts). Images gain their owner (NULL: anonymous, or stored
+# before accounts: the first admin adopts those), the bytes of all their keys (for quotas) and
+# an anonymous upload's delete-token hash. Each account's image count and bytes are kept by
+# triggers, like image_count, so quotas and `User.imageCount` cost one row read.
+SCHEMA_V4_COLUMNS = {"owner_id": "TEXT", "stored_bytes": "INTEGER NOT NULL DEFAULT 0", "delete_token_hash": "TEXT"}
+SCHEMA_V4 = """
+UPDATE images SET stored_bytes = size WHERE stored_bytes = 0;
+CREATE INDEX IF NOT EXISTS images_by_owner ON images (owner_id, seq);
+CREATE TABLE IF NOT EXISTS users (
+    id            TEXT PRIMARY KEY,
+    username      TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    is_admin      INTEGER NOT NULL,
+    quota_bytes   INTEGER,
+    created_at    TEXT NOT NULL,
+    image_count   INTEGER NOT NULL DEFAULT 0,
+    stored_bytes  INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    secret_hash  TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    last_seen_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL,
+    label        TEXT NOT NULL,
+    secret_hash  TEXT NOT NULL UNIQUE,
+    created_at   TEXT NOT NULL,
+    last_used_at TEXT
+);
+CREATE INDEX IF NOT EXISTS api_tokens_by_user ON api_tokens (user_id);
+CREATE TABLE IF NOT EXISTS attempts (
+    kind    TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    at      REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempts_by_subject ON attempts (kind, subject, at);
+CREATE TRIGGER IF NOT EXISTS images_owner_insert AFTER INSERT ON images WHEN NEW.owner_id IS NOT NULL
+BEGIN UPDATE users SET image_count = image_count + 1, stored_bytes = stored_bytes + NEW.stored_bytes
+      WHERE id = NEW.owner_id; END;
+CREATE TRIGGER IF NOT EXISTS images_owner_delete AFTER DELETE ON images WHEN OLD.owner_id IS NOT NULL
+BEGIN UPDATE users SET image_count = image_count - 1, stored_bytes = stored_bytes - OLD.stored_bytes
+      WHERE id = OLD.owner_id; END;
+CREATE TRIGGER IF NOT EXISTS images_owner_update AFTER UPDATE OF owner_id ON images
+BEGIN
+    UPDATE users SET image_count = image_count - 1, stored_bytes = stored_bytes - OLD.stored_bytes
+        WHERE id = OLD.owner_id;
+    UPDATE users SET image_count = image_count + 1, stored_bytes = stored_bytes + NEW.stored_bytes
+        WHERE id = NEW.owner_id;
+END
+"""
 
-COLUMNS = "seq, id, filename, content_type, size, width, height, created_at, thumbnail_type, original_type"
+COLUMNS = (
+    "seq, id, filename, content_type, size, width, height, created_at, thumbnail_type, original_type,"
+    " owner_id, stored_bytes, delete_token_hash"
+)
 CURSOR_PREFIX = "seq:"
 MAX_CONNECTIONS = 8
 """Connections a process opens at most (see ConnectionPool); a call beyond that waits."""
@@ -84,6 +149,9 @@ def _to_record(row: sqlite3.Row) -> ImageRecord:
         created_at=datetime.fromisoformat(row["created_at"]),
         thumbnail_type=row["thumbnail_type"],
         original_type=row["original_type"],
+        owner_id=row["owner_id"],
+        stored_bytes=row["stored_bytes"],
+        delete_token_hash=row["delete_token_hash"],
     )
 
 
@@ -225,9 +293,8 @@ class SqliteCatalog:
         with _transaction(connection):
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version < 1:
-                for statement in SCHEMA_V1.split(";\n"):
-                    if statement.strip():
-                        connection.execute(statement)
+                for statement in _statements(SCHEMA_V1):
+                    connection.execute(statement)
             if version < 2:
                 connection.execute(SCHEMA_V2)
                 connection.execute(
@@ -238,6 +305,13 @@ class SqliteCatalog:
                 for column, sql_type in SCHEMA_V3_COLUMNS.items():
                     if column not in present:  # ALTER TABLE has no IF NOT EXISTS
                         connection.execute(f"ALTER TABLE images ADD COLUMN {column} {sql_type}")
+            if version < 4:
+                present = {row["name"] for row in connection.execute("PRAGMA table_info(images)")}
+                for column, sql_type in SCHEMA_V4_COLUMNS.items():
+                    if column not in present:
+                        connection.execute(f"ALTER TABLE images ADD COLUMN {column} {sql_type}")
+                for statement in _statements(SCHEMA_V4):
+                    connection.execute(statement)
             if version < SCHEMA_VERSION:
                 connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return bool(version < SCHEMA_VERSION)
@@ -318,6 +392,8 @@ class SqliteCatalog:
     # -- records ---------------------------------------------------------------------------
 
     def add(self, record: ImageRecord) -> None:
+        """Insert the row; an owner's quota is checked in the same transaction, so uploads racing
+        on several workers cannot together pass it."""
         row = (
             record.id,
             record.filename,
@@ -328,12 +404,18 @@ class SqliteCatalog:
             record.created_at.isoformat(),
             record.thumbnail_type,
             record.original_type,
+            record.owner_id,
+            record.stored_bytes,
+            record.delete_token_hash,
         )
         try:
-            with self._writing(), self._pool.lease() as connection:
+            with self._writing(), self._pool.lease() as connection, _transaction(connection):
+                if record.owner_id is not None:
+                    _check_quota(connection, record.owner_id, record.stored_bytes)
                 connection.execute(
                     "INSERT INTO images (id, filename, content_type, size, width, height, created_at,"
-                    " thumbnail_type, original_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " thumbnail_type, original_type, owner_id, stored_bytes, delete_token_hash)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     row,
                 )
         except sqlite3.Error as error:
@@ -365,23 +447,26 @@ class SqliteCatalog:
             raise _failure(error, f"could not delete images {', '.join(image_ids)}") from error
         return [_to_record(row) if row else None for row in rows]
 
-    def page(self, first: int, after: str | None) -> Page:
+    def page(self, first: int, after: str | None, owner_id: str | None = None) -> Page:
         before_seq = decode_cursor(after) if after is not None else None
+        where = "" if owner_id is None else "owner_id = ?"
+        parameters: list[object] = [] if owner_id is None else [owner_id]
+        if before_seq is not None:
+            where = f"{where} AND seq < ?" if where else "seq < ?"
+            parameters.append(before_seq)
+        # With an owner, (owner_id, seq) is an index: a page is a range scan whatever the total.
+        sql = f"SELECT {COLUMNS} FROM images {'WHERE ' + where if where else ''} ORDER BY seq DESC LIMIT ?"
         try:
             with self._pool.lease() as connection:
                 # One read transaction, so the page and the total come from the same snapshot.
                 connection.execute("BEGIN")
                 try:
-                    if before_seq is None:
-                        rows = connection.execute(
-                            f"SELECT {COLUMNS} FROM images ORDER BY seq DESC LIMIT ?", (first + 1,)
-                        ).fetchall()
+                    rows = connection.execute(sql, (*parameters, first + 1)).fetchall()
+                    if owner_id is None:
+                        found = connection.execute("SELECT total FROM image_count WHERE one = 1").fetchone()
                     else:
-                        rows = connection.execute(
-                            f"SELECT {COLUMNS} FROM images WHERE seq < ? ORDER BY seq DESC LIMIT ?",
-                            (before_seq, first + 1),
-                        ).fetchall()
-                    total = connection.execute("SELECT total FROM image_count WHERE one = 1").fetchone()[0]
+                        found = connection.execute("SELECT image_count FROM users WHERE id = ?", (owner_id,)).fetchone()
+                    total = int(found[0]) if found else 0
                 finally:
                     connection.execute("COMMIT")
         except sqlite3.Error as error:
@@ -393,6 +478,35 @@ class SqliteCatalog:
             has_next_page=len(rows) > first,
             total_count=total,
         )
+
+    def owned_ids(self, owner_id: str) -> list[str]:
+        """Ids of every image of one account (to delete them with it)."""
+        try:
+            with self._pool.lease() as connection:
+                rows = connection.execute("SELECT id FROM images WHERE owner_id = ?", (owner_id,)).fetchall()
+        except sqlite3.Error as error:
+            raise CatalogError(f"could not read the catalog: {error}") from error
+        return [row[0] for row in rows]
+
+    # -- for the other tables of this file (sqlite_accounts) -----------------------------------
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection for reads, translated errors."""
+        try:
+            with self._pool.lease() as connection:
+                yield connection
+        except sqlite3.Error as error:
+            raise CatalogError(f"could not read the catalog: {error}") from error
+
+    @contextmanager
+    def writing(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """A connection in a write transaction, queued like every write of this catalog."""
+        try:
+            with self._writing(), self._pool.lease() as connection, _transaction(connection):
+                yield connection
+        except sqlite3.Error as error:
+            raise _failure(error, doing) from error
 
     def count(self) -> int:
         row = self._read_one("SELECT total FROM image_count WHERE one = 1", ())
@@ -429,6 +543,27 @@ class SqliteCatalog:
         except sqlite3.Error as error:
             raise CatalogError(f"could not read the catalog: {error}") from error
         return row
+
+
+def _check_quota(connection: sqlite3.Connection, owner_id: str, wanted: int) -> None:
+    found = connection.execute("SELECT quota_bytes, stored_bytes FROM users WHERE id = ?", (owner_id,)).fetchone()
+    if found is None:
+        raise CatalogError(f"there is no account {owner_id} to own the image (it was removed)")
+    quota, stored = found
+    if quota is not None and stored + wanted > quota:
+        raise QuotaExceeded(quota, stored, wanted)
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a script one by one (executescript would commit the open transaction)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+    if pending.strip():
+        yield pending.strip()
 
 
 def _file_id(path: Path) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -9,10 +10,12 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
@@ -55,12 +58,83 @@ def wait_for_http(url: str, timeout: float = 20.0, process: subprocess.Popen[byt
     raise TimeoutError(f"{url} did not answer within {timeout}s: {last_error}")
 
 
+ADMIN = "admin"
+ADMIN_PASSWORD = "test-admin-password"
+"""What run_serve sets IMAGEHOST_ADMIN_PASSWORD to, unless a test gives its own."""
+SESSION_COOKIE = "imagehost_session"
+AUTH_BY_URL: dict[str, dict[str, str]] = {}
+"""The admin's `Authorization` header for each server run_serve started (see auth_headers)."""
+
+
 @dataclass
 class RunningServer:
     url: str
     images_dir: Path
     log_dir: Path
     process: subprocess.Popen[bytes]
+    token: str = ""
+    """An API token of the admin, made over GraphQL once the server answered."""
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def auth_headers(url: str) -> dict[str, str]:
+    """The admin's bearer header for a server run_serve started at `url` (empty for others)."""
+    return dict(AUTH_BY_URL.get(url.rstrip("/"), {}))
+
+
+def post_graphql(url: str, query: str, variables: dict[str, object] | None = None,
+                 headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[dict[str, object], dict[str, str]]:
+    """One JSON GraphQL POST: the decoded body and the answer's headers (4xx bodies too)."""
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    request = urllib.request.Request(url.rstrip("/") + "/graphql", data=body, method="POST",
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read()), dict(response.headers.items())
+    except urllib.error.HTTPError as error:
+        return json.loads(error.read()), dict(error.headers.items())
+
+
+def sign_in(url: str, username: str, password: str) -> str:
+    """Sign in as a browser would; the session cookie's value."""
+    answer, headers = post_graphql(
+        url, "mutation($u: String!, $p: String!) { signIn(username: $u, password: $p) { __typename"
+        " ... on SignInFailed { code message } } }", {"u": username, "p": password},
+    )
+    assert answer.get("data", {}).get("signIn", {}).get("__typename") == "SignedIn", answer  # type: ignore[union-attr]
+    cookie = SimpleCookie(headers.get("set-cookie") or headers.get("Set-Cookie") or "")
+    return cookie[SESSION_COOKIE].value
+
+
+def session_headers(url: str, session: str) -> dict[str, str]:
+    """What a same-origin page sends with a session: the cookie and its Origin."""
+    return {"Cookie": f"{SESSION_COOKIE}={session}", "Origin": url.rstrip("/")}
+
+
+def create_token(url: str, session: str, label: str = "tests") -> str:
+    answer, _ = post_graphql(url, "mutation($l: String!) { createApiToken(label: $l) { secret } }", {"l": label},
+                             headers=session_headers(url, session))
+    assert "errors" not in answer, answer
+    return str(answer["data"]["createApiToken"]["secret"])  # type: ignore[index]
+
+
+def token_for(url: str, username: str, password: str, label: str = "tests") -> str:
+    return create_token(url, sign_in(url, username, password), label)
+
+
+def create_user(server: RunningServer, username: str, password: str, admin: bool = False) -> str:
+    """A new account made by the admin over GraphQL; its id."""
+    answer, _ = post_graphql(
+        server.url, "mutation($u: String!, $p: String!, $a: Boolean!) { createUser(username: $u, password: $p, admin: $a)"
+        " { __typename ... on User { id } ... on AccountError { code message } } }",
+        {"u": username, "p": password, "a": admin}, headers=server.auth,
+    )
+    result = answer["data"]["createUser"]  # type: ignore[index]
+    assert result["__typename"] == "User", answer
+    return str(result["id"])
 
 
 def server_env(images_dir: Path, log_dir: Path, **settings: str) -> dict[str, str]:
@@ -78,6 +152,7 @@ def run_serve(tmp_path: Path, images_dir: Path | None = None, **settings: str) -
     images_dir = images_dir or tmp_path / "images"
     log_dir = tmp_path / f"logs-{os.urandom(3).hex()}"
     port = free_port()
+    settings.setdefault("admin_password", ADMIN_PASSWORD)
     process = subprocess.Popen(
         [str(BIN / "imagehost"), "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=server_env(images_dir, log_dir, **settings),
@@ -92,8 +167,11 @@ def run_serve(tmp_path: Path, images_dir: Path | None = None, **settings: str) -
             process.kill()
             stderr = process.communicate(timeout=10)[1].decode(errors="replace")
             raise RuntimeError(f"imagehost serve did not start:\n{stderr}") from None
-        yield RunningServer(url, images_dir, log_dir, process)
+        token = token_for(url, ADMIN, settings["admin_password"])
+        AUTH_BY_URL[url] = {"Authorization": f"Bearer {token}"}
+        yield RunningServer(url, images_dir, log_dir, process, token)
     finally:
+        AUTH_BY_URL.pop(url, None)
         stop_process(process)
 
 

@@ -25,6 +25,7 @@ from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
+from imagehost.http.authentication import ResponseSessionCookie, request_viewer, unauthenticated_upload
 from imagehost.http.forwarded import client_address, request_origin
 from imagehost.http.json_body import load_json
 from imagehost.http.multipart import Spool, parse_form
@@ -38,6 +39,7 @@ from imagehost.storage import ImageStore
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 FORM_SCOPE_KEY = "imagehost.form"
+VIEWER_SCOPE_KEY = "imagehost.viewer"
 GRAPHIQL_ASSETS = "/vendor/graphiql"
 
 
@@ -76,7 +78,12 @@ class ImagehostGraphQL(GraphQL[Context, None]):
         self.settings = settings
         self.images = images
         self.limits = UploadLimits(
-            settings.max_upload_bytes, settings.max_pixels, settings.max_files, keep_metadata=settings.keep_metadata
+            settings.max_upload_bytes,
+            settings.max_pixels,
+            settings.max_files,
+            keep_metadata=settings.keep_metadata,
+            public_uploads=settings.public_uploads,
+            public_uploads_per_hour=settings.public_uploads_per_hour,
         )
         self.request_adapter_class = _adapter_for(self.limits, images.spool)
         self._ide_html = _local_graphiql(get_graphql_ide_html("graphiql"))
@@ -87,14 +94,21 @@ class ImagehostGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        settings = self.settings
         try:
             if request.method == "POST":
-                reason = cross_origin_refusal(request, self.settings.allowed_origins, self.settings.trusted_proxies)
+                reason = cross_origin_refusal(request, settings.allowed_origins, settings.trusted_proxies)
                 if reason:
                     raise RequestRefused(403, reason, "CROSS_ORIGIN_FORBIDDEN")
+            # Who is asking, from the headers alone: a stranger's upload is refused before a
+            # byte of its body is read (nothing is spooled for someone without an account).
+            viewer = await request_viewer(request, self.images.accounts, settings.allowed_origins, settings.trusted_proxies)
+            if viewer is None and not settings.public_uploads and _is_multipart(request):
+                raise unauthenticated_upload()
+            scope[VIEWER_SCOPE_KEY] = viewer
             response = await self.run(request)
         except RequestRefused as refusal:
-            response = refusal_response(refusal.status_code, refusal.message, refusal.code)
+            response = refusal_response(refusal.status_code, refusal.message, refusal.code, refusal.headers)
         except HTTPException as error:
             response = refusal_response(error.status_code, error.reason)
         finally:
@@ -179,11 +193,14 @@ class ImagehostGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         trusted = self.settings.trusted_proxies
+        origin = request_origin(request, trusted)
         return Context(
             images=self.images,
             limits=self.limits,
-            base_url=self.settings.public_url or request_origin(request, trusted),
+            base_url=self.settings.public_url or origin,
             client=client_address(request, trusted),
+            viewer=request.scope.get(VIEWER_SCOPE_KEY),
+            session_cookie=ResponseSessionCookie(response, secure=origin.startswith("https:")),
         )
 
     async def get_sub_response(self, request: Request) -> Response:  # type: ignore[override]
@@ -237,6 +254,10 @@ class ImagehostGraphQL(GraphQL[Context, None]):
             # GraphQL over HTTP: with this media type, a request error is a 400.
             response.status_code = 400
         return response
+
+
+def _is_multipart(request: Request) -> bool:
+    return request.headers.get("content-type", "").lower().startswith("multipart/")
 
 
 def _negotiate(accept: str) -> str:

@@ -8,11 +8,12 @@ from starlette.responses import JSONResponse
 class RequestRefused(Exception):
     """The request as a whole cannot be served; `code` goes to `extensions.code`."""
 
-    def __init__(self, status_code: int, message: str, code: str) -> None:
+    def __init__(self, status_code: int, message: str, code: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
         self.code = code
+        self.headers = headers
 
 
 # Default codes for statuses Strawberry itself refuses with.
@@ -26,7 +27,9 @@ STATUS_CODES = {
 }
 
 
-def refusal_response(status_code: int, message: str, code: str | None = None) -> JSONResponse:
+def refusal_response(
+    status_code: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body = {"errors": [{"message": message, "extensions": {"code": code or STATUS_CODES.get(status_code, "BAD_REQUEST")}}]}
-    headers = {"Allow": "GET, POST"} if status_code == 405 else None
-    return JSONResponse(body, status_code=status_code, headers=headers)
+    headers = {**({"Allow": "GET, POST"} if status_code == 405 else {}), **(headers or {})}
+    return JSONResponse(body, status_code=status_code, headers=headers or None)

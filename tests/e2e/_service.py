@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support import auth_headers
+
 FIXTURE_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "images"
 CATALOG_DIR = ".imagehost"
 
@@ -55,12 +57,13 @@ UPLOAD_RESULT_FIELDS = (
 def graphql(
     base_url: str, query: str, variables: dict[str, Any] | None = None, timeout: float = 30
 ) -> dict[str, Any]:
-    """POST a JSON GraphQL request (no Origin header, like a script); return the decoded body."""
+    """POST a JSON GraphQL request (no Origin header, like a script, with the admin's token when
+    run_serve started the server); return the decoded body."""
     body = json.dumps({"query": query, "variables": variables or {}}).encode()
     request = urllib.request.Request(
         base_url + "/graphql",
         data=body,
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **auth_headers(base_url)},
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:

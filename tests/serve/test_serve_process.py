@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.imagedata import drawn_png
-from tests.support import BIN, free_port, run_serve, server_env, wait_for_http
+from tests.support import BIN, auth_headers, free_port, run_serve, server_env, token_for, wait_for_http
 
 
 def stored_entries(images_dir: Path) -> list[str]:
@@ -20,13 +20,16 @@ def stored_entries(images_dir: Path) -> list[str]:
 
 def total_count(url: str) -> int:
     request = urllib.request.Request(
-        url + "/graphql", data=b'{"query": "{ images { totalCount } }"}', headers={"Content-Type": "application/json"}
+        url + "/graphql", data=b'{"query": "{ images { totalCount } }"}',
+        headers={"Content-Type": "application/json", **auth_headers(url)},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return int(json.load(response)["data"]["images"]["totalCount"])
 
 
 def test_serve_prints_its_url_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """On a first start without IMAGEHOST_ADMIN_PASSWORD, also the admin's random password: on
+    the console once, in a file only its owner reads, and never in the log."""
     port = free_port()
     process = subprocess.Popen(
         [str(BIN / "imagehost"), "serve", "--port", str(port)],
@@ -37,9 +40,17 @@ def test_serve_prints_its_url_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
     )
     try:
         assert process.stdout is not None
+        created = process.stdout.readline()
+        assert created.startswith("Imagehost created the account 'admin' with the password "), created
+        password = created.strip().rsplit(" ", 1)[1]
+        password_file = tmp_path / "images" / ".imagehost" / "initial-admin-password"
+        assert password_file.read_text().strip() == password and len(password) >= 16
+        assert password_file.stat().st_mode & 0o777 == 0o600
+        assert str(password_file) in process.stdout.readline()
         line = process.stdout.readline()
         assert line.strip() == f"Imagehost is ready at http://127.0.0.1:{port}/ (GraphiQL at http://127.0.0.1:{port}/graphql)"
         wait_for_http(f"http://127.0.0.1:{port}/healthz", process=process)
+        token_for(f"http://127.0.0.1:{port}", "admin", password)  # the printed password signs in
         process.send_signal(signal.SIGTERM)
         # uvicorn shuts down gracefully, then re-raises the signal, as a daemon stopped by it should.
         assert process.wait(timeout=15) in {0, -signal.SIGTERM}
@@ -49,6 +60,7 @@ def test_serve_prints_its_url_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
         process.communicate(timeout=10)
     log = (tmp_path / "logs" / "app.log").read_text()
     assert "imagehost.app started" in log and "imagehost.app stopped" in log  # the lifespan ran both ways
+    assert password not in log
 
 
 def test_a_crash_mid_upload_leaves_no_stray_file_and_no_entry(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from imagehost.storage import (
 )
 from imagehost.storage.file_blobs import FileBlobStore, PendingBlob
 from imagehost.storage.keys import KEY_PATTERN, is_display, is_thumbnail
+from imagehost.storage.sqlite_accounts import SqliteAccounts
 from imagehost.storage.sqlite_catalog import SCHEMA_VERSION, SqliteCatalog
 from tests.imagedata import drawn_jpeg, drawn_webp
 
@@ -88,7 +89,7 @@ class FailingCatalog(SqliteCatalog):
 def failing_store(images_dir: Path) -> tuple[ImageStore, FailingBlobs, FailingCatalog]:
     blobs = FailingBlobs(images_dir, images_dir / ".imagehost" / "tmp")
     catalog = FailingCatalog(catalog_path(images_dir))
-    return ImageStore(blobs, catalog), blobs, catalog
+    return ImageStore(blobs, catalog, SqliteAccounts(catalog)), blobs, catalog
 
 
 @pytest.mark.parametrize(("thumbnail_type", "extension"), [("image/jpeg", "jpg"), ("image/webp", "webp")])
