@@ -12,6 +12,9 @@ from imagehost.http.forwarded import Networks, client_address
 
 logger = logging.getLogger("imagehost.access")
 
+VIEWER_SCOPE_KEY = "imagehost.viewer"
+"""Where the GraphQL view leaves the request's Viewer for this line."""
+
 
 class AccessLog:
     def __init__(self, app: ASGIApp, trusted_proxies: Networks) -> None:
@@ -45,8 +48,9 @@ class AccessLog:
             await self.app(scope, counting_receive, recording_send)
         finally:
             request = Request(scope)
+            viewer = scope.get(VIEWER_SCOPE_KEY)  # set by the GraphQL view once it knows who asks
             logger.info(
-                "request client=%s method=%s path=%s status=%d bytes_in=%d bytes_out=%d duration_ms=%.1f",
+                "request client=%s method=%s path=%s status=%d bytes_in=%d bytes_out=%d duration_ms=%.1f user=%s",
                 client_address(request, self.trusted_proxies),
                 scope["method"],
                 scope["path"],
@@ -54,4 +58,5 @@ class AccessLog:
                 received,
                 sent,
                 (time.perf_counter() - started) * 1000,
+                viewer.user.username if viewer is not None else "-",
             )

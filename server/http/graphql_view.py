@@ -25,6 +25,7 @@ from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
+from imagehost.http.access_log import VIEWER_SCOPE_KEY
 from imagehost.http.authentication import ResponseSessionCookie, request_viewer, unauthenticated_upload
 from imagehost.http.forwarded import client_address, request_origin
 from imagehost.http.json_body import load_json
@@ -39,7 +40,6 @@ from imagehost.storage import ImageStore
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 FORM_SCOPE_KEY = "imagehost.form"
-VIEWER_SCOPE_KEY = "imagehost.viewer"
 GRAPHIQL_ASSETS = "/vendor/graphiql"
 
 
