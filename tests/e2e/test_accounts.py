@@ -1,5 +1,6 @@
-"""Who may do what, through a real `imagehost serve`: signed out, two members, an admin, tokens
-(live and revoked), sessions, and the account management around them."""
+"""Who may do what, through a real `imagehost serve` and through the stack (Nginx, two workers):
+signed out, two members, an admin, tokens (live and revoked), sessions, and the account
+management around them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 
 from tests.accounts_support import DELETE, LIST, Answer, ask, bearer, browser_session, image_ids, new_token, upload
 from tests.imagedata import drawn_png
+from tests.stack.test_stack import running_stack
 from tests.support import ADMIN, ADMIN_PASSWORD, RunningServer, create_user, run_serve, session_headers, sign_in, token_for
 
 ALICE_PASSWORD = "alice-password-1"
@@ -32,6 +35,7 @@ class World:
     alice_image: str
     bob_image: str
     admin_image: str
+    via_stack: bool = False
     secrets: list[str] = field(default_factory=list)
     """Every password, token and session secret the tests used (none may reach a log)."""
 
@@ -48,9 +52,21 @@ def stored_image(url: str, headers: dict[str, str], color: tuple[int, int, int])
     return str(image["id"])
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with run_serve(tmp_path_factory.mktemp("accounts")) as server:
+@contextmanager
+def running(shape: str, base: Path) -> Iterator[RunningServer]:
+    """`imagehost serve`, or the stack (Nginx and two workers) seen the same way."""
+    if shape == "serve":
+        with run_serve(base) as server:
+            yield server
+        return
+    with running_stack(base) as stack:
+        yield RunningServer(stack.url, stack.images_dir, stack.log_dir, stack.process,
+                            token_for(stack.url, ADMIN, ADMIN_PASSWORD))
+
+
+@pytest.fixture(scope="module", params=["serve", "stack"])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with running(request.param, tmp_path_factory.mktemp(f"accounts-{request.param}")) as server:
         alice_id = create_user(server, "alice", ALICE_PASSWORD)
         bob_id = create_user(server, "bob", BOB_PASSWORD)
         alice = bearer(token_for(server.url, "alice", ALICE_PASSWORD))
@@ -60,6 +76,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             alice_image=stored_image(server.url, alice, (200, 0, 0)),
             bob_image=stored_image(server.url, bob, (0, 200, 0)),
             admin_image=stored_image(server.url, server.auth, (0, 0, 200)),
+            via_stack=request.param == "stack",
             secrets=[ADMIN_PASSWORD, ALICE_PASSWORD, BOB_PASSWORD, server.token,
                      alice["Authorization"].split()[1], bob["Authorization"].split()[1]],
         )
@@ -193,10 +210,11 @@ def test_a_session_cookie_is_httponly_lax_and_ends_with_sign_out(world: World) -
     headers = session_headers(url, session)
     assert ask(url, "{ viewer { username } }", None, headers).data == {"viewer": {"username": "bob"}}
     assert image_ids(url, headers) == {world.bob_image}
-    # Over https (as a trusted proxy reports it) the cookie is Secure.
+    # Over https (as a trusted proxy reports it) the cookie is Secure; through Nginx, the client's
+    # own X-Forwarded-Proto is replaced with the scheme it really used (http here).
     secure = ask(url, 'mutation { signIn(username: "bob", password: "bob-password-12") { __typename } }', None,
                  {"X-Forwarded-Proto": "https"})
-    assert "Secure" in secure.headers["set-cookie"]
+    assert ("Secure" in secure.headers["set-cookie"]) is not world.via_stack
     assert ask(url, "mutation { signOut }", None, headers).data == {"signOut": True}
     assert ask(url, "{ viewer { username } }", None, headers).data == {"viewer": None}
     assert error_code(ask(url, LIST, {"all": False}, headers)) == "UNAUTHENTICATED"
