@@ -16,6 +16,8 @@ from imagehost.storage.account_records import ApiTokenRecord, Credentials, Token
 from imagehost.storage.errors import UsernameTaken
 from imagehost.storage.sqlite_catalog import SqliteCatalog
 
+ATTEMPTS_KEPT_SECONDS = 24 * 3600
+"""Longer than any rate-limit window."""
 USER_COLUMNS = "id, username, is_admin, created_at, quota_bytes, image_count, stored_bytes"
 TOKEN_COLUMNS = "id, user_id, label, created_at, last_used_at"
 
@@ -226,8 +228,10 @@ class SqliteAccounts:
         number (to forget it later), or None. Count and insert are one transaction, so workers
         cannot together pass the limit."""
         with self._db.writing("could not count the attempt") as connection:
-            # Older attempts are litter; clearing this subject's keeps the table the size of the window.
+            # Older attempts are litter: this subject's past the window, and anyone's past a day
+            # (subjects that never come back), so the table stays the size of the traffic.
             connection.execute("DELETE FROM attempts WHERE kind = ? AND subject = ? AND at <= ?", (kind, subject, now - window))
+            connection.execute("DELETE FROM attempts WHERE at <= ?", (now - ATTEMPTS_KEPT_SECONDS,))
             made = connection.execute("SELECT count(*) FROM attempts WHERE kind = ? AND subject = ?", (kind, subject)).fetchone()[0]
             if made >= limit:
                 return None

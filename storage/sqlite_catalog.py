@@ -97,6 +97,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     at      REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS attempts_by_subject ON attempts (kind, subject, at);
+CREATE INDEX IF NOT EXISTS attempts_by_time ON attempts (at);
 CREATE TRIGGER IF NOT EXISTS images_owner_insert AFTER INSERT ON images WHEN NEW.owner_id IS NOT NULL
 BEGIN UPDATE users SET image_count = image_count + 1, stored_bytes = stored_bytes + NEW.stored_bytes
       WHERE id = NEW.owner_id; END;
