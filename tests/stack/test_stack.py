@@ -34,7 +34,18 @@ from tests.stack.stack_helpers import (
     worker_ports,
 )
 from tests.renditions import IMAGE_QUERY, assert_every_key_is_served_alike, assert_other_names_are_not_found, store_photo
-from tests.support import BIN, free_port, require_tool, server_env, stop_process, wait_for_http
+from tests.support import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    AUTH_BY_URL,
+    BIN,
+    free_port,
+    require_tool,
+    server_env,
+    stop_process,
+    token_for,
+    wait_for_http,
+)
 
 MAX_UPLOAD_BYTES = 300_000
 MAX_FILES = 2
@@ -51,6 +62,12 @@ class Stack:
     images_dir: Path
     log_dir: Path
     stderr: Path
+    token: str = ""
+    """An API token of the admin (made once the stack answered)."""
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
 
 
 @contextmanager
@@ -60,7 +77,7 @@ def running_stack(base: Path, workers: int = 2) -> Iterator[Stack]:
     images_dir, log_dir = base / "images", base / "logs"
     port = free_port()
     env = server_env(images_dir, log_dir, max_upload_bytes=str(MAX_UPLOAD_BYTES), max_files=str(MAX_FILES),
-                     allowed_hosts="photos.example.test")
+                     allowed_hosts="photos.example.test", admin_password=ADMIN_PASSWORD)
     env["PATH"] = env.get("PATH", "") + os.pathsep + "/usr/sbin"
     stdout, stderr = base / "stack.out", base / "stack.err"
     with stdout.open("wb") as out, stderr.open("wb") as err:
@@ -76,8 +93,11 @@ def running_stack(base: Path, workers: int = 2) -> Iterator[Stack]:
                 raise RuntimeError(f"imagehost stack did not start:\n{stderr.read_text()}")
             time.sleep(0.05)
         wait_for_http(stack.url + "/healthz", timeout=5, process=process)
+        stack.token = token_for(stack.url, ADMIN, ADMIN_PASSWORD)
+        AUTH_BY_URL[stack.url] = stack.auth
         yield stack
     finally:
+        AUTH_BY_URL.pop(stack.url, None)
         stop_process(process)
 
 
