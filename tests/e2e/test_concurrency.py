@@ -54,6 +54,7 @@ def upload(server: RunningServer, filename: str, payload: bytes) -> Outcome:
             server.url + "/graphql",
             data={"operations": operations, "map": json.dumps({"0": ["variables.file"]})},
             files={"0": (filename, payload, "application/octet-stream")},
+            headers=server.auth,
             timeout=REQUEST_TIMEOUT,
         )
         body = response.json()
@@ -73,6 +74,7 @@ def delete(server: RunningServer, image_id: str) -> Outcome:
         response = requests.post(
             server.url + "/graphql",
             json={"query": DELETE_IMAGE, "variables": {"id": image_id}},
+            headers=server.auth,
             timeout=REQUEST_TIMEOUT,
         )
         body = response.json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,7 @@ def test_uploads_a_folder_in_batches_and_prints_a_line_per_file(tmp_path: Path) 
     with run_serve(tmp_path, max_files="2") as server:
         completed = subprocess.run(
             [sys.executable, str(SCRIPT), str(folder), "--url", server.url + "/graphql"],
+            env={**os.environ, "IMAGEHOST_TOKEN": server.token},  # the token from the environment
             capture_output=True,
             text=True,
             timeout=60,

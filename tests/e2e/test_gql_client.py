@@ -27,7 +27,7 @@ from tests.e2e._service import (
     stored_name,
     stored_names,
 )
-from tests.support import RunningServer, run_serve
+from tests.support import RunningServer, auth_headers, run_serve
 
 RESULT_FIELDS = UPLOAD_RESULT_FIELDS + " ... on Image { thumbnailUrl }"
 UPLOAD_IMAGE = gql(f"mutation($file: Upload!) {{ uploadImage(file: $file) {{ {RESULT_FIELDS} }} }}")
@@ -62,9 +62,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 def open_session(graphql_url: str, transport_name: str) -> Client:
     transport: RequestsHTTPTransport | HTTPXTransport
     if transport_name == "requests":
-        transport = RequestsHTTPTransport(url=graphql_url, timeout=30)
+        transport = RequestsHTTPTransport(url=graphql_url, timeout=30, headers=auth_headers(graphql_url.removesuffix("/graphql")))
     else:
-        transport = HTTPXTransport(url=graphql_url, timeout=30)
+        transport = HTTPXTransport(url=graphql_url, timeout=30, headers=auth_headers(graphql_url.removesuffix("/graphql")))
     return Client(transport=transport, fetch_schema_from_transport=False)
 
 

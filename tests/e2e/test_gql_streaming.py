@@ -22,7 +22,7 @@ from gql.transport.aiohttp import AIOHTTPTransport
 from PIL import Image
 
 from tests.e2e._service import stored_name, total_count
-from tests.support import RunningServer, run_serve
+from tests.support import RunningServer, auth_headers, run_serve
 
 UPLOAD_IMAGE = gql(
     "mutation($file: Upload!) { uploadImage(file: $file) { __typename"
@@ -49,7 +49,7 @@ def nine_megabytes(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def _stream(url: str, file: FileVar) -> dict[str, Any]:
-    async with Client(transport=AIOHTTPTransport(url=url, timeout=60), fetch_schema_from_transport=False) as session:
+    async with Client(transport=AIOHTTPTransport(url=url, timeout=60, headers=auth_headers(url.removesuffix("/graphql"))), fetch_schema_from_transport=False) as session:
         request = GraphQLRequest(UPLOAD_IMAGE, variable_values={"file": file})
         result: dict[str, Any] = (await session.execute(request, upload_files=True))["uploadImage"]
         return result

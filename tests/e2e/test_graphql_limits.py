@@ -84,7 +84,9 @@ def request(
     try:
         started = time.perf_counter()
         sent = body if method == "POST" else None
-        connection.request(method, path, body=sent, headers={"Content-Type": content_type})
+        # The attacker holds an account (the admin's token): every limit must hold for account
+        # holders too; strangers do not even get their upload bodies read (test_accounts.py).
+        connection.request(method, path, body=sent, headers={"Content-Type": content_type, **server.auth})
         response = connection.getresponse()
         data = response.read()
         return Reply(response.status, data, (time.perf_counter() - started) * 1000)

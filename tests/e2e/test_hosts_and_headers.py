@@ -38,11 +38,12 @@ class Reply:
 
 
 def call(server: RunningServer, method: str, path: str, body: bytes | None = None, **headers: str) -> Reply:
-    """One request with exactly these headers (Host too, when given)."""
+    """One request with exactly these headers (Host too, when given), and the admin's token."""
     parts = urllib.parse.urlsplit(server.url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    sent = {**server.auth, **{name.replace("_", "-"): value for name, value in headers.items()}}
     try:
-        connection.request(method, path, body=body, headers={name.replace("_", "-"): value for name, value in headers.items()})
+        connection.request(method, path, body=body, headers=sent)
         response = connection.getresponse()
         return Reply(response.status, response.headers, response.read())
     finally:

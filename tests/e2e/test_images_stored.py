@@ -64,7 +64,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 def open_session(server: RunningServer) -> Client:
-    transport = RequestsHTTPTransport(url=server.url + "/graphql", timeout=30)
+    transport = RequestsHTTPTransport(url=server.url + "/graphql", timeout=30, headers=server.auth)
     return Client(transport=transport, fetch_schema_from_transport=False)
 
 

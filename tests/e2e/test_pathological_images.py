@@ -60,7 +60,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 def upload(server: RunningServer, name: str, data: bytes) -> dict[str, Any]:
-    transport = RequestsHTTPTransport(url=server.url + "/graphql", timeout=60)
+    transport = RequestsHTTPTransport(url=server.url + "/graphql", timeout=60, headers=server.auth)
     with Client(transport=transport, fetch_schema_from_transport=False) as session:
         request = GraphQLRequest(UPLOAD_IMAGE, variable_values={"file": FileVar(io.BytesIO(data), filename=name)})
         result: dict[str, Any] = session.execute(request, upload_files=True)["uploadImage"]

@@ -115,11 +115,12 @@ def file_map(mapping: dict[str, list[str]]) -> Part:
 def post(
     server: RunningServer, body: bytes, content_type: str = MULTIPART, **headers: str
 ) -> Reply:
-    """POST exactly `body`; http.client adds only Host, Accept-Encoding and Content-Length."""
+    """POST exactly `body` as the admin (its token); http.client adds only Host, Accept-Encoding
+    and Content-Length."""
     host, port = server.url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=30)
     try:
-        sent_headers = {"Content-Type": content_type}
+        sent_headers = {"Content-Type": content_type, **server.auth}
         sent_headers.update({name.replace("_", "-"): value for name, value in headers.items()})
         connection.request("POST", "/graphql", body=body, headers=sent_headers)
         response = connection.getresponse()
@@ -155,7 +156,8 @@ def read_reply(sock: socket.socket) -> Reply:
 
 def raw_headers(server: RunningServer, extra: str) -> bytes:
     host = server.url.removeprefix("http://")
-    request = f"POST /graphql HTTP/1.1\r\nHost: {host}\r\nContent-Type: {MULTIPART}\r\n{extra}\r\n"
+    request = (f"POST /graphql HTTP/1.1\r\nHost: {host}\r\nContent-Type: {MULTIPART}\r\n"
+               f"Authorization: Bearer {server.token}\r\n{extra}\r\n")
     return request.encode()
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from PIL import Image
 
 from bench.processes import children, descendants  # /proc walking, shared with the benchmark
-from tests.support import require_tool
+from tests.support import auth_headers, require_tool
 
 UPLOAD = "mutation($f: Upload!) { uploadImage(file: $f) { __typename ... on Image { id url size } ... on UploadError { code message } } }"
 COUNT = "{ images(first: 1) { totalCount } }"
@@ -52,8 +52,9 @@ def request(url: str, data: bytes | None = None, headers: dict[str, str] | None 
 
 
 def post_json(url: str, query: str, headers: dict[str, str] | None = None) -> Reply:
+    """As the admin of a server the tests started (its token), unless `headers` say otherwise."""
     body = json.dumps({"query": query}).encode()
-    return request(url + "/graphql", body, {"Content-Type": "application/json", **(headers or {})})
+    return request(url + "/graphql", body, {"Content-Type": "application/json", **auth_headers(url), **(headers or {})})
 
 
 def png_bytes(width: int = 16, height: int = 16, pad_to: int | None = None) -> bytes:
@@ -98,8 +99,9 @@ def multipart_of_size(total: int) -> tuple[bytes, str]:
 
 
 def upload(url: str, data: bytes, headers: dict[str, str] | None = None) -> Reply:
+    """As the admin of a server the tests started (its token), unless `headers` say otherwise."""
     body, content_type = multipart_upload(data)
-    return request(url + "/graphql", body, {"Content-Type": content_type, **(headers or {})})
+    return request(url + "/graphql", body, {"Content-Type": content_type, **auth_headers(url), **(headers or {})})
 
 
 def worker_ports(stack_pid: int) -> dict[int, int]:
