@@ -48,6 +48,11 @@ class Target(Protocol):
     app_log: Path
     edge_log: Path | None
 
+    @property
+    def auth(self) -> dict[str, str]:
+        """The Authorization header the bench's requests carry (none on a server without accounts)."""
+        ...
+
     def worker_pids(self) -> list[int]: ...
 
     def recover(self, busy: list[int]) -> str: ...
@@ -61,8 +66,9 @@ def stored(target: Target) -> dict[str, Any]:
             if entry.is_file(follow_symlinks=False) and os.path.splitext(entry.name)[1] in IMAGE_SUFFIXES:
                 files += 1
                 size += entry.stat(follow_symlinks=False).st_size
-    answer = exchange(HOST, target.port, RawRequest("POST", "/graphql", (("Content-Type", "application/json"),),
-                                                    _TOTAL_QUERY).encode(HOST, target.port), 10.0, source=PROBE)
+    headers = (("Content-Type", "application/json"), *target.auth.items())
+    answer = exchange(HOST, target.port, RawRequest("POST", "/graphql", headers, _TOTAL_QUERY).encode(HOST, target.port),
+                      10.0, source=PROBE)
     total: int | None = None
     try:
         total = int(json.loads(answer.body)["data"]["images"]["totalCount"])
@@ -174,11 +180,10 @@ def run_abuse(plan: AbusePlan, targets: dict[str, tuple[Target, Filler]],
               progress: Callable[[str], None]) -> list[dict[str, Any]]:
     """Every attack against every target, one target after the other. Each target's catalog
     first gets at least `images_first` images, so the list attack has pages to build."""
-    chosen = attacks(plan)
     rows: list[dict[str, Any]] = []
     for name, (target, filler) in targets.items():
         fill_to(filler, plan.images_first)
-        for attack in chosen:
+        for attack in attacks(plan, target.auth):
             row = {"target": name, **measure(attack, target, plan)}
             progress(_line(row))
             rows.append(row)

@@ -41,8 +41,10 @@ class RawRequest:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.body
 
 
-def post(body: bytes, content_type: str, path: str = "/graphql") -> RawRequest:
-    return RawRequest("POST", path, (("Content-Type", content_type),), body)
+def post(body: bytes, content_type: str, auth: dict[str, str], path: str = "/graphql") -> RawRequest:
+    """A POST with `auth` (the server's Authorization header, if any): a signed-in attacker, so
+    each attack reaches the checks behind authentication rather than stopping at a 401."""
+    return RawRequest("POST", path, (("Content-Type", content_type), *auth.items()), body)
 
 
 @dataclass

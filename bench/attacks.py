@@ -142,7 +142,8 @@ class SlowCrowd:
 Attack = Flood | SlowCrowd
 
 
-def attacks(plan: AbusePlan) -> list[Attack]:
+def attacks(plan: AbusePlan, auth: dict[str, str]) -> list[Attack]:
+    """Every attack; the POSTs carry `auth` (the target's Authorization header, if any)."""
     png = bodies.small_png()
     mapped, mapped_type = bodies.upload_mapped_into(plan.mapped_fields, png)
     one_variable, one_variable_type = bodies.upload_one_variable_into(plan.one_variable_fields, png)
@@ -152,23 +153,23 @@ def attacks(plan: AbusePlan) -> list[Attack]:
     json_type = "application/json"
     return [
         Flood("typename-aliases", f"{plan.typename_fields:,} aliased __typename ({human_bytes(len(typename))} JSON)",
-              post(typename, json_type)),
+              post(typename, json_type, auth)),
         Flood("images-aliases", f"images(first: {plan.images_first}) aliased {plan.images_aliases:,} times",
-              post(bodies.aliased_images(plan.images_aliases, plan.images_first), json_type)),
+              post(bodies.aliased_images(plan.images_aliases, plan.images_first), json_type, auth)),
         Flood("two-big-queries", f"two concurrent {human_bytes(plan.concurrent_query_bytes)} aliased queries",
-              post(bodies.typename_of_size(plan.concurrent_query_bytes), json_type), parallel=2),
+              post(bodies.typename_of_size(plan.concurrent_query_bytes), json_type, auth), parallel=2),
         Flood("upload-mapped-fields", f"one PNG mapped into {plan.mapped_fields:,} aliased uploadImage "
-              f"({human_bytes(len(mapped))})", post(mapped, mapped_type)),
+              f"({human_bytes(len(mapped))})", post(mapped, mapped_type, auth)),
         Flood("upload-one-variable", f"one PNG, one variable, {plan.one_variable_fields:,} aliased uploadImage "
-              f"({human_bytes(len(one_variable))})", post(one_variable, one_variable_type)),
+              f"({human_bytes(len(one_variable))})", post(one_variable, one_variable_type, auth)),
         SlowCrowd("slow-headers", f"{plan.slow_connections:,} connections sending headers at 1 byte/s, "
                   f"held {plan.slow_hold_seconds:g} s", plan.slow_connections, plan.slow_hold_seconds),
         Flood("jpeg-markers", f"JPEG of {plan.jpeg_markers:,} empty markers ({human_bytes(len(jpeg))})",
-              post(jpeg, jpeg_type), budget_ms=1000.0, may_store=True),
+              post(jpeg, jpeg_type, auth), budget_ms=1000.0, may_store=True),
         Flood("png-chunks", f"PNG of {plan.png_chunks:,} empty chunks ({human_bytes(len(chunks))})",
-              post(chunks, chunks_type), budget_ms=1000.0, may_store=True),
+              post(chunks, chunks_type, auth), budget_ms=1000.0, may_store=True),
         Flood("json-nesting", f"JSON body nested {plan.json_depth:,} deep", post(bodies.nested_json(plan.json_depth),
-                                                                                  json_type)),
+                                                                                  json_type, auth)),
         Flood("huge-header", f"one {human_bytes(plan.header_bytes)} header line (GET /healthz)",
               RawRequest("GET", "/healthz", (("X-Padding", "p" * plan.header_bytes),)), timed_by=("nginx", "client")),
     ]

@@ -26,8 +26,8 @@ from bench.bodies import upload_samples
 from bench.fill import Filler
 from bench.processes import REPO, BenchError, Ceiling, Stack, nginx_binary
 from bench.report import chart, markdown, update_docs
-from bench.scenarios import FULL, QUICK, SCENARIOS, Context
-from bench.targets import evaluate, evaluate_images, evaluate_issue12
+from bench.scenarios import BASELINE_ONLY, FULL, QUICK, SCENARIOS, Context
+from bench.targets import evaluate, evaluate_auth, evaluate_images, evaluate_issue12
 
 
 class _Stopped(Exception):
@@ -54,7 +54,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-seconds", type=int, default=1200, help="stop everything after this long")
     parser.add_argument("--baseline-worktree", type=Path, metavar="DIR",
                         help="another checkout (e.g. a git worktree of main): its stack is measured too, "
-                             "interleaved with ours, in the upload, floor and images scenarios")
+                             "interleaved with ours, in the upload, floor, images and auth scenarios")
+    parser.add_argument("--label", help="appended to the results' file names (e.g. auth-e6e9b05)")
     parser.add_argument("--baseline-venv", type=Path, metavar="VENV",
                         help="the virtualenv the baseline is installed in (default DIR/.venv)")
     return parser.parse_args(argv)
@@ -64,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     plan = QUICK if args.quick else FULL
     plan = dataclasses.replace(plan, seconds=args.seconds or plan.seconds, repeat=args.repeat or plan.repeat)
-    chosen = [name for name in SCENARIOS if not args.only or name in args.only]
+    chosen = [name for name in SCENARIOS if name in args.only] if args.only else [
+        name for name in SCENARIOS if name not in BASELINE_ONLY or args.baseline_worktree is not None]
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGALRM):
         signal.signal(sig, _stop_on)
@@ -154,13 +156,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scenarios": scenarios,
     }
     measured = {k: v for k, v in scenarios.items() if isinstance(v, list)}
-    results["targets"] = evaluate(measured) + evaluate_issue12(measured) + evaluate_images(measured)
+    results["targets"] = (evaluate(measured) + evaluate_issue12(measured) + evaluate_images(measured)
+                          + evaluate_auth(measured))
     table = markdown(results)
     print("\n" + table)
     args.results_dir.mkdir(parents=True, exist_ok=True)
-    stamp = started_at.strftime("%Y%m%dT%H%M%SZ") + ("-quick" if args.quick else "")
+    stamp = (started_at.strftime("%Y%m%dT%H%M%SZ") + ("-quick" if args.quick else "")
+             + (f"-{args.label}" if args.label else ""))
     text = json.dumps(results, indent=1) + "\n"
     (args.results_dir / f"{stamp}.json").write_text(text, encoding="utf-8")
+    (args.results_dir / f"{stamp}.md").write_text(table, encoding="utf-8")
     (args.results_dir / "latest.json").write_text(text, encoding="utf-8")
     if not chart(results, args.results_dir / "latest.png"):
         _say("matplotlib is not installed: no chart (pip install -e '.[bench]')")

@@ -5,6 +5,12 @@ written with the INSERT that `SqliteCatalog.add` runs, but many per transaction 
 so the row-count triggers and indexes do their real work; each row gets its own file name,
 hard-linked to a real PNG (one source copy per 20,000 links: ext4 allows ~65,000 per inode).
 100,000 images take a few seconds rather than the minutes of one transaction each.
+
+With accounts (a catalog whose images have an `owner_id`), the rows belong to the admin, the
+account the bench's API token is of, with `stored_bytes` set as an upload's are: `images` lists
+the viewer's own, so these are what the bench's list requests page through. Filled before the
+first admin exists (the abuse scenario's `serve`), they have no owner and the admin adopts them
+at first start. A baseline's catalog (`migrate=False`) is filled as its own schema has it.
 """
 
 from __future__ import annotations
@@ -19,13 +25,15 @@ from pathlib import Path
 from PIL import Image
 
 from imagehost.storage import EXTENSIONS, ImageRecord, open_image_store
+from imagehost.storage.factory import catalog_path
 from imagehost.storage.images import new_image_id
 from imagehost.storage.sqlite_catalog import SqliteCatalog, encode_cursor
 
 LINKS_PER_SOURCE = 20_000
 BATCH = 5_000
-INSERT = ("INSERT INTO images (id, filename, content_type, size, width, height, created_at)"
-          " VALUES (?, ?, ?, ?, ?, ?, ?)")
+COLUMNS = ("id", "filename", "content_type", "size", "width", "height", "created_at")
+OWNED = ("owner_id", "stored_bytes")
+ADMIN_USERNAME = "admin"
 
 
 @dataclass
@@ -33,13 +41,22 @@ class Filler:
     images_dir: Path
     work_dir: Path
     png: bytes
+    migrate: bool = True
+    """Open (create, migrate) the catalog as our worker does; False: another checkout's catalog,
+    already made by its server, left at its own schema."""
 
     def __post_init__(self) -> None:
-        store = open_image_store(self.images_dir)  # creates or migrates the schema, as a worker does
-        catalog = store.catalog
-        assert isinstance(catalog, SqliteCatalog)
-        self.catalog_path = catalog.path
-        store.close()
+        if self.migrate:
+            store = open_image_store(self.images_dir)  # creates or migrates the schema, as a worker does
+            catalog = store.catalog
+            assert isinstance(catalog, SqliteCatalog)
+            self.catalog_path = catalog.path
+            store.close()
+        else:
+            self.catalog_path = catalog_path(self.images_dir)
+            if not self.catalog_path.exists():
+                raise FileNotFoundError(f"no catalog at {self.catalog_path} (is its server started?)")
+        self.owned = set(OWNED) <= {str(row[1]) for row in self._rows("PRAGMA table_info(images)")}
         with Image.open(self._write_source(0)) as image:
             self.width, self.height = image.size
         self._links = 0
@@ -54,6 +71,9 @@ class Filler:
         """Add `count` images named `<prefix>-<n>.png`; their ids, oldest first."""
         ids: list[str] = []
         created = datetime.now(UTC).replace(microsecond=0).isoformat()
+        owner = self.owner_id()
+        columns = COLUMNS + (OWNED if self.owned else ())
+        insert = f"INSERT INTO images ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         connection = sqlite3.connect(self.catalog_path, isolation_level=None, timeout=30)
         try:
             connection.execute("PRAGMA busy_timeout = 30000")
@@ -70,10 +90,11 @@ class Filler:
                     os.link(source, self.images_dir / record.key)  # bytes first, as ImageStore does
                     self._links += 1
                     rows.append((record.id, record.filename, record.content_type, record.size,
-                                 record.width, record.height, created))
+                                 record.width, record.height, created)
+                                + ((owner, record.size) if self.owned else ()))
                     ids.append(record.id)
                 connection.execute("BEGIN IMMEDIATE")
-                connection.executemany(INSERT, rows)
+                connection.executemany(insert, rows)
                 connection.execute("COMMIT")
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
@@ -83,6 +104,13 @@ class Filler:
     def _rows(self, sql: str, parameters: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         with closing(sqlite3.connect(self.catalog_path, timeout=30)) as connection:
             return list(connection.execute(sql, parameters))
+
+    def owner_id(self) -> str | None:
+        """The admin's id, once the catalog has accounts and the admin exists; else None."""
+        if not self.owned:
+            return None
+        found = self._rows("SELECT id FROM users WHERE username = ?", (ADMIN_USERNAME,))
+        return str(found[0][0]) if found else None
 
     def total(self) -> int:
         return int(str(self._rows("SELECT total FROM image_count WHERE one = 1")[0][0]))

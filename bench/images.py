@@ -128,10 +128,11 @@ def _vips_version(binary: str) -> str:
     return done.stdout.strip() or "?"
 
 
-def first_page(graphql_url: str, first: int) -> list[dict[str, Any]]:
-    """The nodes of `images(first: N)`, newest first, as the images view asks for them."""
+def first_page(graphql_url: str, first: int, auth: dict[str, str]) -> list[dict[str, Any]]:
+    """The nodes of `images(first: N)`, newest first, as the images view asks for them (with the
+    server's Authorization header: `images` lists the viewer's own)."""
     body = json.dumps({"query": PAGE_QUERY, "variables": {"first": first}}).encode()
-    request = urllib.request.Request(graphql_url, body, {"Content-Type": "application/json"})
+    request = urllib.request.Request(graphql_url, body, {"Content-Type": "application/json", **auth})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             answer = json.loads(response.read())

@@ -50,16 +50,20 @@ def wrk_binary() -> str:
     return found
 
 
-def run_wrk(url: str, script: str, args: list[str], connections: int, seconds: int) -> dict[str, Any]:
-    """One bounded wrk run; its figures (requests/s, latency percentiles in ms, errors...)."""
+def run_wrk(url: str, script: str, args: list[str], connections: int, seconds: int,
+            auth: dict[str, str] | None = None) -> dict[str, Any]:
+    """One bounded wrk run; its figures (requests/s, latency percentiles in ms, errors...).
+    `auth`: the server's Authorization header ({} or None: none), which the POST scripts send."""
     settle_disk()
+    env = {**os.environ, "BENCH_AUTHORIZATION": (auth or {}).get("Authorization", "")}
     threads = max(1, min(connections, os.cpu_count() or 2, 2))
     command = [wrk_binary(), "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
                "--timeout", WRK_TIMEOUT, "-s", str(LUA / script), url, "--", *args]
     if script == "delete.lua":
         command.append(str(threads))
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False,
+                              env=env)
     except subprocess.TimeoutExpired:
         raise BenchError(f"wrk did not finish: {' '.join(command)}") from None
     raw = next((line.removeprefix("BENCH-JSON ") for line in done.stdout.splitlines()
@@ -101,6 +105,8 @@ class FixedUploads:
     clients: int
     total: int
     ok_marker: bytes = b'"Image"'
+    headers: dict[str, str] = field(default_factory=dict)
+    """Sent with every upload besides Content-Type: the server's Authorization, if any."""
     results: list[tuple[int, bool]] = field(default_factory=list)
 
     def run(self, timeout: float = 120.0) -> dict[str, Any]:
@@ -118,7 +124,8 @@ class FixedUploads:
                             return
                         remaining[0] -= 1
                     try:
-                        connection.request("POST", "/graphql", self.body, {"Content-Type": self.content_type})
+                        connection.request("POST", "/graphql", self.body,
+                                           {"Content-Type": self.content_type, **self.headers})
                         response = connection.getresponse()
                         answer = response.read()
                         outcome = (response.status, response.status == 200 and self.ok_marker in answer)

@@ -29,10 +29,15 @@ REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 START_TIMEOUT = 120.0  # two workers importing Strawberry at once on a busy two-core machine
 STOP_TIMEOUT = 15.0
+ADMIN_PASSWORD = "bench-admin-password"
+"""The first admin's password on every server the bench starts (bench.accounts signs in with it)."""
 SERVER_SETTINGS = {
     # Uploads are refused below this much free disk (issue 12 sets a 1 GiB default floor); the
     # bench's own images would cross a 1 GiB floor on a small disk and measure refusals instead.
     "IMAGEHOST_MIN_FREE_BYTES": str(1024 * 1024),
+    # The first admin's password (issue 13), so the bench can sign in and make its API token; a
+    # checkout from before accounts ignores it.
+    "IMAGEHOST_ADMIN_PASSWORD": ADMIN_PASSWORD,
 }
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -197,7 +202,14 @@ class Stack:
         self.url = f"http://{HOST}:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
         self.known_pids: set[int] = set()
+        self.token: str | None = None
+        """The admin's API token, made once the server answers; None on a server without accounts."""
         self._log: IO[bytes] | None = None
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """Headers every GraphQL request to this server carries (`Authorization: Bearer`, or none)."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def command(self) -> list[str]:
         return [*self.installation.command, "stack", "--port", str(self.port), "--workers", str(self.workers)]
@@ -220,6 +232,9 @@ class Stack:
             print(self.output(), flush=True)
             raise
         self.known_pids |= descendants(self.process.pid)
+        from bench.accounts import api_token  # here: bench.accounts imports this module
+
+        self.token = api_token(self.url)
 
     def worker_pids(self) -> list[int]:
         assert self.process is not None

@@ -111,6 +111,8 @@ def markdown(results: dict[str, Any]) -> str:
                           "worker peak RSS, MB", "peak vs fewest clients"], rows)]
     if "images" in scenarios and isinstance(scenarios["images"], list):
         parts += _images_parts({row["figure"]: row for row in scenarios["images"]}, baseline)
+    if "auth" in scenarios and isinstance(scenarios["auth"], list):
+        parts += _auth_parts(scenarios["auth"], baseline)
     if "abuse" in scenarios and isinstance(scenarios["abuse"], list):
         parts += ["### Abuse: issue 12's attacks, from 127.0.0.2; /healthz probed from 127.0.0.1 just before "
                   "(quiet) and during each attack (a failed probe counts as 2 s)",
@@ -124,7 +126,7 @@ def markdown(results: dict[str, Any]) -> str:
     rows = [[t["name"], t["goal"], t["shown"],
              "not measured" if t["met"] is None else ("**met**" if t["met"] else "**missed**")]
             for t in results["targets"]]
-    parts += ["### Targets (issue 5; issue 12: abuse, and uploads against the baseline; images)",
+    parts += ["### Targets (issue 5; issue 12: abuse, and uploads against the baseline; images; issue 13: auth)",
               _table(["target", "goal", "measured", ""], rows, left=4)]
     return "\n\n".join(parts) + "\n"
 
@@ -156,6 +158,41 @@ def _images_parts(rows: dict[str, dict[str, Any]], baseline: dict[str, Any] | No
     ]
     return [f"### Images: a camera photo ({photo}); vipsthumbnail's CPU from RUSAGE_CHILDREN, ours from process_time",
             _table(["figure", "ours", "beside", "ratio"], cells, left=3)]
+
+
+def _auth_parts(rows: list[dict[str, Any]], baseline: dict[str, Any] | None) -> list[str]:
+    cost = next(r for r in rows if r["figure"] == "sign-in")
+    s = cost["service"]
+    parts = [f"### Auth: sign-in's cost; uploads and the list page with a bearer token, beside "
+             f"{'`' + baseline['commit'] + '`' if baseline else 'a baseline'} without accounts (signed out)",
+             f"Password hash ({s['algorithm']}, {s['parameters']}, the app's argon2-cffi defaults, in the bench's "
+             f"process, median of {s['repeat']}): hash {_n(s['hash_ms'])} ms, verify {_n(s['verify_ms'])} ms; "
+             f"`signIn` round trip through the stack: p50 {_n(s['sign_in_p50_ms'])} ms, max {_n(s['sign_in_max_ms'])} ms "
+             f"({cost['sign_in']['requests']} in a row)."]
+    compared = [r for r in rows if r["figure"] in ("upload", "floor")]
+    if compared:
+        parts.append(_table(
+            ["request", "clients", "token req/s", "p50 / p99 ms", "errors", "baseline req/s", "p50 / p99 ms",
+             "errors", "token / baseline", "app p50 ms, token: /graphql + /auth/upload", "app p50 ms, baseline"],
+            [[r.get("sample") or f"`{r['query']}` (JSON)", str(r["concurrency"]), _n(r["service"]["rps"]),
+              f"{_n(r['service']['p50_ms'])} / {_n(r['service']['p99_ms'])}", _n(r["service"]["errors"]),
+              _n(r["baseline"]["rps"]), f"{_n(r['baseline']['p50_ms'])} / {_n(r['baseline']['p99_ms'])}",
+              _n(r["baseline"]["errors"]), "–" if r["ratio"] is None else f"{r['ratio']:.1%}",
+              f"{_n(r['service']['app_p50_ms'].get('/graphql'), 2)} + "
+              f"{_n(r['service']['app_p50_ms'].get('/auth/upload'), 2)}",
+              _n(r["baseline"]["app_p50_ms"].get("/graphql"), 2)] for r in compared]))
+    lists = [r for r in rows if r["figure"] == "list"]
+    if lists:
+        parts.append(_table(
+            ["images", "page", "token server p50 / p95 ms", "client p50 ms", "baseline server p50 / p95 ms",
+             "client p50 ms", "server p50 difference"],
+            [[_n(r["images"]), r["page"],
+              f"{_n(r['service'].get('server_p50_ms'), 2)} / {_n(r['service'].get('server_p95_ms'), 2)}",
+              _n(r["service"].get("p50_ms"), 2),
+              f"{_n(r['baseline'].get('server_p50_ms'), 2)} / {_n(r['baseline'].get('server_p95_ms'), 2)}",
+              _n(r["baseline"].get("p50_ms"), 2),
+              "–" if r["difference_ms"] is None else f"{r['difference_ms']:+.2f} ms"] for r in lists], left=2))
+    return parts
 
 
 def _baseline_header(baseline: dict[str, Any] | None) -> list[str]:

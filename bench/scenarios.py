@@ -13,6 +13,7 @@ from typing import Any
 
 from bench.abuse import Target, fill_to, run_abuse
 from bench.attacks import FULL_ABUSE, QUICK_ABUSE, AbusePlan
+from bench.auth_ab import FULL_AUTH, QUICK_AUTH, AuthPlan, auth
 from bench.bodies import UPLOAD_OK, Sample, camera_jpeg, multipart_upload, noise_png
 from bench.fill import Filler
 from bench.images import FULL_IMAGES, QUICK_IMAGES, ImagesPlan, first_page, page_weight, thumbnail_cost
@@ -45,18 +46,19 @@ class Plan:
     memory_file_bytes: int
     abuse: AbusePlan
     images: ImagesPlan
+    auth: AuthPlan
 
 
 FULL = Plan(seconds=3, repeat=3, warmup_seconds=1, upload_concurrency=(1, 8, 32),
             catalog_sizes=(1_000, 10_000, 100_000), list_seconds=2, serve_concurrency=32,
             serve_files=256, delete_concurrency=(8, 32), delete_ids=12_000,
             memory_clients=(8, 32), memory_uploads_per_client=2, memory_file_bytes=10 * 1024 * 1024,
-            abuse=FULL_ABUSE, images=FULL_IMAGES)
+            abuse=FULL_ABUSE, images=FULL_IMAGES, auth=FULL_AUTH)
 QUICK = Plan(seconds=1, repeat=1, warmup_seconds=0, upload_concurrency=(8,),
              catalog_sizes=(100, 1_000), list_seconds=1, serve_concurrency=32, serve_files=32,
              delete_concurrency=(8, 32), delete_ids=1_500,
              memory_clients=(2, 4), memory_uploads_per_client=1, memory_file_bytes=2 * 1000 * 1000,
-             abuse=QUICK_ABUSE, images=QUICK_IMAGES)
+             abuse=QUICK_ABUSE, images=QUICK_IMAGES, auth=QUICK_AUTH)
 
 
 @dataclass
@@ -74,6 +76,11 @@ class Context:
     @property
     def graphql(self) -> str:
         return f"{self.stack.url}/graphql"
+
+    def auth(self, target: str) -> dict[str, str]:
+        """The Authorization header of a named target ("service", "baseline"; ceilings: none)."""
+        server = {"service": self.stack, "baseline": self.baseline}.get(target)
+        return server.auth if server is not None else {}
 
 
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -110,8 +117,8 @@ def upload(ctx: Context) -> list[dict[str, Any]]:
         targets = {**_baseline_target(ctx), "service": ctx.graphql, "ceiling": f"{ctx.ceiling.proxy_url}/graphql",
                    "store_ceiling": f"{ctx.ceiling.proxy_url}/graphql?store"}
         if ctx.plan.warmup_seconds:
-            for url in targets.values():
-                run_wrk(url, "post.lua", args, 8, ctx.plan.warmup_seconds)
+            for name, url in targets.items():
+                run_wrk(url, "post.lua", args, 8, ctx.plan.warmup_seconds, ctx.auth(name))
         top = max(ctx.plan.upload_concurrency)
         for concurrency in ctx.plan.upload_concurrency:
             # The store-only ceiling explains the gap; it is measured where the targets are.
@@ -140,7 +147,7 @@ def _timed_uploads(ctx: Context, targets: dict[str, str], args: list[str], concu
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
     for _ in range(ctx.plan.repeat):
         for name, url in targets.items():
-            run = run_wrk(url, "post.lua", args, concurrency, ctx.plan.seconds)
+            run = run_wrk(url, "post.lua", args, concurrency, ctx.plan.seconds, ctx.auth(name))
             run["mbps"] = round(run["rps"] * file_bytes / 1e6, 2)
             runs[name].append(run)
     return runs
@@ -178,11 +185,11 @@ def floor(ctx: Context) -> list[dict[str, Any]]:
     if ctx.plan.warmup_seconds:
         for name in ("baseline", "service"):
             if name in targets:
-                run_wrk(targets[name], "post.lua", args, 8, ctx.plan.warmup_seconds)
+                run_wrk(targets[name], "post.lua", args, 8, ctx.plan.warmup_seconds, ctx.auth(name))
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
     for _ in range(ctx.plan.repeat):
         for name, url in targets.items():
-            runs[name].append(run_wrk(url, "post.lua", args, concurrency, ctx.plan.seconds))
+            runs[name].append(run_wrk(url, "post.lua", args, concurrency, ctx.plan.seconds, ctx.auth(name)))
     service, ceiling = median_of(runs["service"]), median_of(runs["ceiling"])
     row: dict[str, Any] = {"query": "{ __typename }", "concurrency": concurrency, "service": service, "ceiling": ceiling,
            "ratio": ratio(service["rps"], ceiling["rps"]), "runs": runs}
@@ -214,11 +221,11 @@ def listing(ctx: Context) -> list[dict[str, Any]]:
             body = json.dumps({"query": LIST_QUERY, "variables": {"after": after}})
             args = [str(_write(ctx.work_dir / f"list-{page}.json", body)), "application/json", '"totalCount"']
             if ctx.plan.warmup_seconds and not rows and page == "first":  # the first queries of a
-                run_wrk(ctx.graphql, "post.lua", args, 1, ctx.plan.warmup_seconds)  # fresh worker are slow
+                run_wrk(ctx.graphql, "post.lua", args, 1, ctx.plan.warmup_seconds, ctx.stack.auth)  # fresh worker are slow
             runs = []
             for _ in range(ctx.plan.repeat):
                 offset = app_log.stat().st_size
-                run = run_wrk(ctx.graphql, "post.lua", args, 1, ctx.plan.list_seconds)
+                run = run_wrk(ctx.graphql, "post.lua", args, 1, ctx.plan.list_seconds, ctx.stack.auth)
                 times = server_times(app_log, offset)
                 run.update(server_p50_ms=percentile(times, 0.5), server_p95_ms=percentile(times, 0.95),
                            server_requests=len(times))
@@ -271,7 +278,7 @@ def delete(ctx: Context) -> list[dict[str, Any]]:
         for concurrency in ctx.plan.delete_concurrency:
             ids = ctx.filler.add(ctx.plan.delete_ids, f"delete-{concurrency}-{attempt}")
             ids_file = _write(ctx.work_dir / "delete-ids.txt", "\n".join(ids) + "\n")
-            run = run_wrk(ctx.graphql, "delete.lua", [str(ids_file)], concurrency, ctx.plan.seconds)
+            run = run_wrk(ctx.graphql, "delete.lua", [str(ids_file)], concurrency, ctx.plan.seconds, ctx.stack.auth)
             run["ids_exhausted"] = run["not_found"] > 0  # then req/s is a lower bound
             runs[concurrency].append(run)
     rows: list[dict[str, Any]] = []
@@ -317,7 +324,8 @@ def _uploads_at_once(ctx: Context, body: bytes, content_type: str, clients: int,
         raise BenchError("no worker processes found under the stack")
     with RssSampler(pids) as sampler:
         idle = sampler.peaks_mb()
-        result = FixedUploads(HOST, ctx.stack.port, body, content_type, clients, uploads).run()
+        result = FixedUploads(HOST, ctx.stack.port, body, content_type, clients, uploads,
+                              headers=ctx.stack.auth).run()
     return result, idle, sampler.peaks_mb()
 
 
@@ -356,7 +364,7 @@ def _camera_upload_row(ctx: Context, body: bytes, content_type: str, photo_bytes
     targets = {**_baseline_target(ctx), "service": ctx.graphql,
                "store_ceiling": f"{ctx.ceiling.proxy_url}/graphql?store"}
     if ctx.plan.warmup_seconds:
-        run_wrk(ctx.graphql, "post.lua", args, concurrency, ctx.plan.warmup_seconds)
+        run_wrk(ctx.graphql, "post.lua", args, concurrency, ctx.plan.warmup_seconds, ctx.stack.auth)
     runs = _timed_uploads(ctx, targets, args, concurrency, photo_bytes)
     service, stored = median_of(runs["service"]), median_of(runs["store_ceiling"])
     row: dict[str, Any] = {"figure": "upload", "concurrency": concurrency, "service": service,
@@ -385,10 +393,10 @@ def _page_row(ctx: Context, body: bytes, content_type: str) -> dict[str, Any]:
     plan = ctx.plan.images
     # Uploaded last, so the newest page is exactly these photos, whatever ran before.
     uploaded = FixedUploads(HOST, ctx.stack.port, body, content_type, plan.upload_concurrency,
-                            plan.page_images).run()
+                            plan.page_images, headers=ctx.stack.auth).run()
     if uploaded["ok"] != plan.page_images:
         raise BenchError(f"images page: {uploaded['ok']}/{plan.page_images} photos stored")
-    nodes = first_page(ctx.graphql, plan.page_images)
+    nodes = first_page(ctx.graphql, plan.page_images, ctx.stack.auth)
     if len(nodes) != plan.page_images or any(node["filename"] != CAMERA_FILENAME for node in nodes):
         raise BenchError(f"images page: the first {plan.page_images} images are not the photos just uploaded")
     weight = page_weight(nodes)
@@ -430,5 +438,8 @@ SCENARIOS: dict[str, Callable[[Context], list[dict[str, Any]]]] = {
     "delete": delete,
     "memory": memory,
     "images": images,  # its page is the newest images, uploaded by it last
+    "auth": auth,  # issue 13: default only with a baseline (see BASELINE_ONLY)
     "abuse": abuse,  # last: an attack that is not refused yet may leave a worker replaced
 }
+BASELINE_ONLY = frozenset({"auth"})
+"""Scenarios a run includes by default only when it has a baseline (`--only` names them anyway)."""

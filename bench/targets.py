@@ -191,3 +191,41 @@ def evaluate_images(scenarios: dict[str, Any]) -> list[dict[str, Any]]:
                          f"{weight / 1e6:.2f} MB (originals {page['originals_bytes'] / 1e6:.1f} MB)"
                          + (f", {page['service']['errors']} failed" if page["service"]["errors"] else "")))
     return found
+
+
+# Issue 13: what accounts may cost, a token on this tree against the main from before accounts
+# (the baseline) in the same run; and sign-in's hash: slow for attackers, fine for people.
+AUTH_UPLOAD_RATIO = 0.95
+AUTH_LIST_MS = 1.0
+HASH_MS = (50.0, 500.0)
+
+
+def evaluate_auth(scenarios: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = scenarios.get("auth") or []
+    if not rows:
+        return []
+    cost = next(r for r in rows if r["figure"] == "sign-in")["service"]
+    verify = cost["verify_ms"]
+    found = [_target(f"sign-in: the password check ({cost['algorithm']} {cost['parameters']}, verify)",
+                     f"{HASH_MS[0]:g}–{HASH_MS[1]:g} ms", verify, HASH_MS[0] <= verify <= HASH_MS[1],
+                     f"{verify} ms (hash {cost['hash_ms']} ms; signIn through the stack p50 {cost['sign_in_p50_ms']} ms)")]
+    uploads = [r for r in rows if r["figure"] == "upload"]
+    lists = [r for r in rows if r["figure"] == "list"]
+    if not uploads and not lists:
+        return found + [_target("accounts' cost against the main without accounts", "needs --baseline-worktree",
+                                None, None, "not measured")]
+    for r in uploads:
+        value = r["ratio"]
+        found.append(_target(f"auth: upload {r['sample']} at c={r['concurrency']}, token vs. no accounts",
+                             f">= {AUTH_UPLOAD_RATIO:.0%} of the baseline's req/s", value,
+                             None if value is None else value >= AUTH_UPLOAD_RATIO,
+                             "not measured" if value is None else
+                             f"{value:.1%} ({r['service']['rps']} vs {r['baseline']['rps']} req/s)"))
+    for r in lists:
+        diff = r["difference_ms"]
+        found.append(_target(f"auth: list {r['page']} page at {r['images']:,} images, server p50, token vs. no accounts",
+                             f"<= +{AUTH_LIST_MS:g} ms over the baseline's", diff,
+                             None if diff is None else diff <= AUTH_LIST_MS,
+                             "not measured" if diff is None else
+                             f"{diff:+.2f} ms ({r['service']['server_p50_ms']} vs {r['baseline']['server_p50_ms']} ms)"))
+    return found

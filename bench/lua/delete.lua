@@ -1,6 +1,6 @@
 -- deleteImage with a distinct id on every request: thread k of n takes lines k, k+n, k+2n ...
 -- of the ids file. Once its ids run out it asks for an id that does not exist (counted apart).
--- args: ids_file thread_count
+-- args: ids_file thread_count; env BENCH_AUTHORIZATION: the Authorization header, if any
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(dir .. "report.lua")
 checks_bodies = true
@@ -18,7 +18,7 @@ function init(args)
     end
   end
   position = 0
-  headers = {["Content-Type"] = "application/json"}
+  headers = add_authorization({["Content-Type"] = "application/json"})
   start_counters()
 end
 

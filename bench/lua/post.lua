@@ -1,5 +1,5 @@
 -- POST one prebuilt body file on every request; count answers whose body matches a Lua pattern.
--- args: body_file content_type ok_pattern
+-- args: body_file content_type ok_pattern; env BENCH_AUTHORIZATION: the Authorization header, if any
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(dir .. "report.lua")
 checks_bodies = true
@@ -10,6 +10,7 @@ function init(args)
   wrk.body = file:read("*a")
   file:close()
   wrk.headers["Content-Type"] = args[2]
+  add_authorization(wrk.headers)
   pattern = args[3]
   start_counters()
 end

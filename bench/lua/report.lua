@@ -18,6 +18,14 @@ function start_counters()
   sample = ""
 end
 
+-- The server's Authorization header (e.g. "Bearer <token>"), from the environment the runner
+-- gives wrk; a server without accounts gets none.
+function add_authorization(headers)
+  local value = os.getenv("BENCH_AUTHORIZATION")
+  if value and value ~= "" then headers["Authorization"] = value end
+  return headers
+end
+
 -- A response the script did not expect: counted, and the first one kept as a sample.
 function count_bad(status, body)
   bad = bad + 1

@@ -20,6 +20,13 @@ export class RequestError extends Error {
   }
 }
 
+/**
+ * Tells the session when an answer says nobody is signed in (a GraphQL error or an HTTP 401
+ * with extensions.code UNAUTHENTICATED): the session may have ended elsewhere or expired.
+ * Listen for "unauthenticated".
+ */
+export const authSignals = new EventTarget();
+
 const NETWORK_MESSAGE = "Could not reach the server. Check your connection or that Imagehost is running, then try again.";
 
 /**
@@ -95,9 +102,11 @@ function readResult(status, text) {
     body = null;
   }
   const firstError = body && Array.isArray(body.errors) ? body.errors[0] : null;
+  const code = (firstError && firstError.extensions && firstError.extensions.code) || "";
+  // The page never sends a token, so any 401 means its session is not (or no longer) valid.
+  if (code === "UNAUTHENTICATED" || status === 401) authSignals.dispatchEvent(new Event("unauthenticated"));
   if (status < 200 || status >= 300) {
     if (firstError && typeof firstError.message === "string") {
-      const code = (firstError.extensions && firstError.extensions.code) || "";
       throw new RequestError(firstError.message, { kind: "http", status, code });
     }
     throw new RequestError(describeStatus(status), { kind: "http", status });
@@ -106,7 +115,6 @@ function readResult(status, text) {
     throw new RequestError(`The server sent an unreadable answer (HTTP ${status}).`, { kind: "http", status });
   }
   if (firstError && !body.data) {
-    const code = (firstError.extensions && firstError.extensions.code) || "";
     throw new RequestError(firstError.message || "The server could not run the request.", { kind: "graphql", status, code });
   }
   if (firstError) console.warn("GraphQL errors beside data:", body.errors);

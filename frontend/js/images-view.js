@@ -14,10 +14,14 @@ export class ImagesView {
   /**
    * @param {import("./store.js").Store} store
    * @param {import("./viewer.js").Viewer} viewer
+   * @param {import("./session.js").Session} session
    */
-  constructor(store, viewer) {
+  constructor(store, viewer, session) {
     this.store = store;
     this.viewer = viewer;
+    this.session = session;
+    this.allSwitch = $("#images-all-switch");
+    this.allInput = /** @type {HTMLInputElement} */ ($("#images-all"));
     this.table = $("#images-table");
     this.body = $("#images-body");
     this.count = $("#images-count");
@@ -33,6 +37,9 @@ export class ImagesView {
     this.more.addEventListener("click", () => store.loadMoreImages());
     this.refresh.addEventListener("click", () => store.loadImages());
     this.body.addEventListener("click", (event) => this.onClick(event));
+    // Admins: everyone's images, with an owner label on each row.
+    this.allInput.addEventListener("change", () => store.setImagesAll(this.allInput.checked));
+    session.addEventListener("change", () => this.render());
     store.addEventListener("images", () => this.render());
     this.render();
   }
@@ -99,6 +106,8 @@ export class ImagesView {
   render() {
     const images = this.store.images;
     const loaded = images.status === "loaded";
+    this.allSwitch.hidden = !this.session.isAdmin;
+    this.allInput.checked = this.store.imagesAll;
 
     if (images.totalCount === null) {
       setText(this.count, "");
@@ -143,6 +152,7 @@ export class ImagesView {
       if (row !== cursor) this.body.insertBefore(row, cursor);
       else cursor = cursor.nextElementSibling;
       this.updateTime(row, node);
+      this.updateOwner(row, node);
     }
   }
 
@@ -167,6 +177,15 @@ export class ImagesView {
     remove.setAttribute("aria-label", `Delete ${node.filename}`);
     remove.setAttribute("title", "Delete");
     return row;
+  }
+
+  /** The owner label shows while everyone's images are listed ("anonymous": a public upload). */
+  updateOwner(row, node) {
+    const owner = /** @type {HTMLElement} */ (row.querySelector(".cell-owner"));
+    const shown = this.store.imagesAll;
+    owner.hidden = !shown;
+    setText(owner, shown ? (node.owner ? node.owner.username : "anonymous") : "");
+    owner.title = shown ? (node.owner ? `Uploaded by ${node.owner.username}` : "Uploaded without an account") : "";
   }
 
   updateTime(row, node) {

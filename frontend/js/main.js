@@ -1,12 +1,18 @@
-// Wires the page together: the store, the two views, the router and page-wide handlers.
+// Wires the page together: the session, the store, the views, the router and page-wide handlers.
 
+import { AccountMenu } from "./account-menu.js";
 import { announce } from "./announce.js";
+import { BrowserUploadsView } from "./browser-uploads-view.js";
 import { $ } from "./dom.js";
 import { ImagesView } from "./images-view.js";
 import { Router } from "./router.js";
+import { Session } from "./session.js";
+import { SignInView } from "./signin-view.js";
 import { DEFAULT_PAGE_SIZE, Store } from "./store.js";
-import { dismiss, setUpToast } from "./toast.js";
+import { dismiss, showToast, setUpToast } from "./toast.js";
+import { TokensView } from "./tokens-view.js";
 import { UploadView } from "./upload-view.js";
+import { UsersView } from "./users-view.js";
 import { Viewer } from "./viewer.js";
 
 /** `?pageSize=N` (1..100) sets the Images view's page size, handy for small screens and tests. */
@@ -15,12 +21,67 @@ function pageSizeFromLocation() {
   return Number.isInteger(value) && value >= 1 && value <= 100 ? value : DEFAULT_PAGE_SIZE;
 }
 
+const session = new Session();
 const store = new Store({ pageSize: pageSizeFromLocation() });
 setUpToast();
 const viewer = new Viewer(store);
 const uploadView = new UploadView(store, viewer);
-const imagesView = new ImagesView(store, viewer);
-const router = new Router({ upload: uploadView, images: imagesView });
+const imagesView = new ImagesView(store, viewer, session);
+new BrowserUploadsView(session, store);
+const views = {
+  upload: uploadView,
+  images: imagesView,
+  tokens: new TokensView(session),
+  users: new UsersView(session),
+  signin: new SignInView(session),
+};
+
+/** Which view the visitor gets for the one the address asks for. */
+function allowedView(name) {
+  if (session.signedIn) {
+    if (name === "signin") return "upload";
+    if (name === "users" && !session.isAdmin) return "upload";
+    return name;
+  }
+  // Signed out: the sign-in form, except the Upload view where anyone may upload.
+  if (name === "upload" && session.publicUploads) return "upload";
+  return "signin";
+}
+
+const router = new Router(views, allowedView);
+new AccountMenu(session, { signOut });
+
+/** Send the deletes still in their undo window, then end the session. */
+async function signOut() {
+  dismiss({ expired: false });
+  await store.commitAllDeletes();
+  try {
+    await session.signOut();
+  } catch (error) {
+    showToast(`Signed out on this page; the server did not answer. ${error.message}`, { error: true });
+  }
+}
+
+session.addEventListener("change", (event) => {
+  const { reason } = /** @type {CustomEvent} */ (event).detail;
+  if (reason === "loaded" || reason === "updated") return;
+  // Nothing of the last viewer's stays: open dialogs close, lists are forgotten.
+  viewer.close();
+  for (const dialog of document.querySelectorAll("dialog[open]")) /** @type {HTMLDialogElement} */ (dialog).close();
+  store.resetForViewer();
+  if (reason === "signed-in") {
+    // From the sign-in link, go on to the Upload view; otherwise back to the view that was asked for.
+    if (router.requested === "signin") router.replace("upload");
+    else router.refresh();
+    announce(`Signed in as ${session.viewer.username}.`);
+    if (router.current !== "images") store.loadImages();
+  } else if (reason === "signed-out") {
+    router.go("signin");
+    announce("Signed out.");
+  } else if (reason === "ended") {
+    router.showInstead("signin");
+  }
+});
 
 // Leaving the page (or hiding it, the last moment a phone reliably gives) ends every undo
 // window: the deletes still waiting are sent, with keepalive so they outlive the page.
@@ -44,7 +105,8 @@ store.addEventListener("connection", (event) => {
 });
 $("#banner-retry").addEventListener("click", () => {
   store.loadLimits();
-  if (router.current === "images") store.loadImages();
+  if (session.status === "unknown") start();
+  else if (router.current === "images") store.loadImages();
 });
 
 // Files dropped or pasted anywhere on the page are uploaded, not opened by the browser.
@@ -78,10 +140,23 @@ function namePasted(file) {
   return new File([file], `pasted-${stamp}.${extension}`, { type: file.type });
 }
 
+/** Ask who this is, then show the view the address asks for (or the sign-in form). */
+async function start() {
+  try {
+    await session.load();
+  } catch (error) {
+    store.setConnection(error);
+    return;
+  }
+  router.start();
+  if (session.signedIn) {
+    // The Images tab shows the count from the start (the Images view loads the list itself).
+    if (router.current !== "images") store.loadImages();
+    // A deep link to one image (`?image=<id>`): open it over the view, stepping through that view's list.
+    viewer.syncWithLocation((id) => (router.current === "images" ? imagesView : uploadView).viewerSource(id));
+  }
+  document.documentElement.classList.add("is-ready");
+}
+
 store.loadLimits();
-router.start();
-// The Images tab shows the count from the start (the Images view loads the list itself).
-if (router.current !== "images") store.loadImages();
-// A deep link to one image (`?image=<id>`): open it over the view, stepping through that view's list.
-viewer.syncWithLocation((id) => (router.current === "images" ? imagesView : uploadView).viewerSource(id));
-document.documentElement.classList.add("is-ready");
+start();

@@ -1,13 +1,21 @@
 // View switching without reloads. The view lives in the query string (`?view=images`),
 // not in the path: the server serves index.html at "/" only, and /images/… is image bytes.
+//
+// The address names the view asked for; `resolve` says which one is shown (signed out, most
+// views show the sign-in form instead, and the address stays so that signing in leads back).
 
-const TITLES = { upload: "Upload", images: "Images" };
+const TITLES = { upload: "Upload", images: "Images", tokens: "API tokens", users: "Users", signin: "Sign in" };
 
 export class Router {
-  /** @param {Record<string, {activate?: () => void}>} views */
-  constructor(views) {
+  /**
+   * @param {Record<string, {activate?: () => void}>} views
+   * @param {(name: string) => string} resolve  the view to show when `name` is asked for
+   */
+  constructor(views, resolve = (name) => name) {
     this.views = views;
+    this.resolve = resolve;
     this.current = null;
+    this.requested = null;
     document.addEventListener("click", (event) => this.onClick(event));
     window.addEventListener("popstate", () => this.show(viewFromLocation(), { focus: true }));
   }
@@ -16,10 +24,21 @@ export class Router {
     this.show(viewFromLocation(), { focus: false });
   }
 
+  /** Show again what the address asks for (who may see what changed: signed in or out). */
+  refresh({ focus = true } = {}) {
+    this.show(viewFromLocation(), { focus });
+  }
+
   /** Show a view and record it in the history (no-op if it is already shown). */
   go(name) {
-    if (name === this.current) return;
+    if (name === this.current && name === this.requested) return;
     history.pushState({ view: name }, "", urlFor(name));
+    this.show(name, { focus: true });
+  }
+
+  /** Show a view in place of the current history entry. */
+  replace(name) {
+    history.replaceState({ view: name }, "", urlFor(name));
     this.show(name, { focus: true });
   }
 
@@ -32,14 +51,25 @@ export class Router {
     this.go(link.dataset.viewLink);
   }
 
-  show(name, { focus }) {
+  /** Show `name` instead of the view the address asks for, which stays (the sign-in form). */
+  showInstead(name) {
+    this.display(name, { focus: true });
+  }
+
+  show(requested, { focus }) {
+    if (!(requested in this.views)) requested = "upload";
+    this.requested = requested;
+    this.display(this.resolve(requested), { focus });
+  }
+
+  display(name, { focus }) {
     if (!(name in this.views)) name = "upload";
     const changed = name !== this.current;
     this.current = name;
     for (const section of document.querySelectorAll("[data-view]")) {
       section.hidden = section.getAttribute("data-view") !== name;
     }
-    for (const link of document.querySelectorAll(".tabs [data-view-link]")) {
+    for (const link of document.querySelectorAll(".tabs [data-view-link], .account [data-view-link]")) {
       if (link.getAttribute("data-view-link") === name) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
     }

@@ -4,8 +4,10 @@
 //   "uploads-reset" the upload list was cleared
 //   "images"        the image list changed
 //   "connection"    the server became unreachable or reachable again (detail: {message})
+//   "browser-uploads" this browser's list of anonymous uploads (and their delete tokens) changed
 
 import * as api from "./api.js";
+import { browserUpload, forgetUpload, rememberUpload } from "./browser-uploads.js";
 import { checkFile } from "./file-check.js";
 
 const PARALLEL_UPLOADS = 3;
@@ -21,6 +23,8 @@ export class Store extends EventTarget {
     /** @type {Array<object>} newest first */
     this.uploads = [];
     this.pageSize = pageSize;
+    /** Admins: list everyone's images (`images(all: true)`), not only their own. */
+    this.imagesAll = false;
     this.images = {
       nodes: [],
       totalCount: null,
@@ -125,6 +129,7 @@ export class Store extends EventTarget {
       this.setConnection(null);
       if (result.__typename === "Image") {
         this.update(upload, { state: "done", progress: 1, image: result });
+        if (result.deleteToken && rememberUpload(result)) this.emit("browser-uploads");
         this.noteUploaded(result);
       } else {
         this.update(upload, { state: "error", error: result.message, retryable: false });
@@ -165,7 +170,7 @@ export class Store extends EventTarget {
     images.error = "";
     this.emit("images");
     try {
-      const page = await api.fetchImages(this.pageSize);
+      const page = await api.fetchImages(this.pageSize, null, { all: this.imagesAll });
       if (ticket !== this.imagesTicket) return;
       this.setConnection(null);
       Object.assign(images, {
@@ -196,7 +201,7 @@ export class Store extends EventTarget {
     images.error = "";
     this.emit("images");
     try {
-      const page = await api.fetchImages(this.pageSize, images.endCursor);
+      const page = await api.fetchImages(this.pageSize, images.endCursor, { all: this.imagesAll });
       if (ticket !== this.imagesTicket) return;
       this.setConnection(null);
       const known = new Set(images.nodes.map((node) => node.id));
@@ -267,22 +272,71 @@ export class Store extends EventTarget {
     if (!pending) return null;
     this.pendingDeletes.delete(id);
     const name = pending.node.filename;
+    // An anonymous upload of this browser is deleted with its token (nobody is signed in).
+    const known = browserUpload(id);
+    const deleteToken = pending.node.deleteToken || (known ? known.deleteToken : null);
     let result;
     try {
-      result = await api.deleteImage(id, { keepalive });
+      result = await api.deleteImage(id, { keepalive, deleteToken });
     } catch (error) {
       this.setConnection(error);
       this.restore(pending);
       return { ok: false, message: `Could not delete ${name}. ${error.message}` };
     }
     this.setConnection(null);
+    if (known) {
+      forgetUpload(id);
+      this.emit("browser-uploads");
+    }
     if (result.__typename === "DeletedImage") return { ok: true, message: `Deleted ${name}.` };
     return { ok: true, message: `${name} was already gone.` };
   }
 
   /** The page is being left: send every delete still waiting for its undo window. */
   commitAllDeletes() {
-    for (const id of Array.from(this.pendingDeletes.keys())) this.commitDelete(id, { keepalive: true });
+    return Promise.all(Array.from(this.pendingDeletes.keys(), (id) => this.commitDelete(id, { keepalive: true })));
+  }
+
+  /** Show everyone's images (admins) or only the viewer's, from the first page. */
+  setImagesAll(all) {
+    if (this.imagesAll === all) return;
+    this.imagesAll = all;
+    this.images.nodes = [];
+    this.images.totalCount = null;
+    this.images.status = "idle";
+    this.loadImages();
+  }
+
+  /** An image deleted from elsewhere on the page (this browser's anonymous uploads). */
+  forgetImage(id) {
+    const images = this.images;
+    if (images.nodes.some((node) => node.id === id)) {
+      images.nodes = images.nodes.filter((node) => node.id !== id);
+      if (images.totalCount !== null) images.totalCount -= 1;
+      this.emit("images");
+    }
+    const before = this.uploads.length;
+    this.uploads = this.uploads.filter((upload) => !(upload.image && upload.image.id === id));
+    if (this.uploads.length !== before) this.emit("uploads-reset");
+  }
+
+  /** Someone else (or nobody) is the viewer now: forget the last one's lists. */
+  resetForViewer() {
+    this.imagesTicket = (this.imagesTicket || 0) + 1; // answers still on their way are for the last viewer
+    this.imagesAll = false;
+    Object.assign(this.images, {
+      nodes: [],
+      totalCount: null,
+      endCursor: null,
+      hasNextPage: false,
+      status: "idle",
+      error: "",
+      loadingMore: false,
+      refreshing: false,
+    });
+    this.uploads = this.uploads.filter((upload) => upload.state !== "done" && upload.state !== "error");
+    this.emit("images");
+    this.emit("uploads-reset");
   }
 
   /** The server still lists images waiting for their undo window; the page does not. */

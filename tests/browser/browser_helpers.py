@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, ImageDraw
-from playwright.sync_api import ConsoleMessage, Locator, Page, Request, expect
+from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, Request, expect
 
-from tests.support import RunningServer
+from tests.support import ADMIN, ADMIN_PASSWORD, SESSION_COOKIE, RunningServer, sign_in
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -156,14 +156,18 @@ def solid_png(width: int, height: int) -> bytes:
 
 
 def graphql(
-    server: RunningServer, query: str, variables: dict[str, object] | None = None
+    server: RunningServer,
+    query: str,
+    variables: dict[str, object] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, object]:
-    """A JSON GraphQL request from a non-browser client (no Origin header)."""
+    """A JSON GraphQL request from a script (no Origin header), as the admin's API token unless
+    `headers` says otherwise; the answer must carry no errors."""
     body = json.dumps({"query": query, "variables": variables or {}}).encode()
     request = urllib.request.Request(
         server.url + "/graphql",
         data=body,
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **(server.auth if headers is None else headers)},
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -180,8 +184,11 @@ def part(boundary: str, disposition: str, body: bytes) -> bytes:
     return head.encode() + body + b"\r\n"
 
 
-def upload_result(server: RunningServer, name: str, data: bytes) -> dict[str, object]:
-    """What the server answers to an upload from a script (multipart, no Origin header)."""
+def upload_result(
+    server: RunningServer, name: str, data: bytes, headers: dict[str, str] | None = None
+) -> dict[str, object]:
+    """What the server answers to an upload from a script (multipart, no Origin header), as the
+    admin's API token unless `headers` says otherwise."""
     boundary = "----imagehost-test-boundary"
     operations = json.dumps(
         {
@@ -203,7 +210,10 @@ def upload_result(server: RunningServer, name: str, data: bytes) -> dict[str, ob
     request = urllib.request.Request(
         server.url + "/graphql",
         data=body,
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            **(server.auth if headers is None else headers),
+        },
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -211,9 +221,11 @@ def upload_result(server: RunningServer, name: str, data: bytes) -> dict[str, ob
     return dict(result["data"]["uploadImage"])
 
 
-def upload_directly(server: RunningServer, name: str, data: bytes) -> dict[str, object]:
+def upload_directly(
+    server: RunningServer, name: str, data: bytes, headers: dict[str, str] | None = None
+) -> dict[str, object]:
     """Upload as another client would, not through the page; the file must be accepted."""
-    node = upload_result(server, name, data)
+    node = upload_result(server, name, data, headers)
     assert node["__typename"] == "Image", node
     return node
 
@@ -233,7 +245,47 @@ def fetch_bytes(url: str) -> tuple[int, bytes]:
         return error.code, b""
 
 
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def status_of(
+    server: RunningServer, query: str, headers: dict[str, str]
+) -> tuple[int, dict[str, object]]:
+    """A JSON GraphQL POST whose refusal is the point: the status and the decoded body."""
+    body = json.dumps({"query": query}).encode()
+    request = urllib.request.Request(
+        server.url + "/graphql",
+        data=body,
+        headers={"Content-Type": "application/json", **headers},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
 # ---- the page -----------------------------------------------------------------------------
+
+
+def add_session(
+    context: BrowserContext, server: RunningServer, username: str = ADMIN, password: str = ADMIN_PASSWORD
+) -> None:
+    """Sign a browser context in (a session made over the API, its cookie set as signIn sets it)."""
+    session = sign_in(server.url, username, password)
+    context.add_cookies(
+        [
+            {
+                "name": SESSION_COOKIE,
+                "value": session,
+                "url": server.url,
+                "httpOnly": True,
+                "sameSite": "Lax",
+            }
+        ]
+    )
 
 
 @dataclass

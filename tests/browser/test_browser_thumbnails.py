@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Page, Response, expect
 from tests.browser.browser_helpers import (
     ConsoleWatch,
     Images,
+    add_session,
     image_row,
     open_app,
     solid_png,
@@ -86,6 +87,7 @@ def test_high_dpi_screens_still_get_the_thumbnail_for_small_boxes(
     node = upload_directly(server, "retina.png", solid_png(2000, 1000))
     context = browser.new_context(viewport={"width": 1280, "height": 800}, device_scale_factor=2)
     try:
+        add_session(context, server)
         page = context.new_page()
         page.on("console", console.on_console)
         page.on("pageerror", console.on_page_error)
