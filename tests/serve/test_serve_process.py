@@ -78,7 +78,7 @@ def test_a_crash_mid_upload_leaves_no_stray_file_and_no_entry(tmp_path: Path) ->
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(
                 f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
-                f"Content-Length: {len(head) + 10_000_000}\r\n\r\n".encode()
+                f"Authorization: Bearer {server.token}\r\nContent-Length: {len(head) + 10_000_000}\r\n\r\n".encode()
             )
             sock.sendall(head)
             time.sleep(0.5)  # let the server stream what it got

@@ -70,7 +70,7 @@ def test_security_headers_are_rendered_from_the_one_table(tmp_path: Path) -> Non
     assert server_block.count(f"add_header {CSP} $imagehost_csp always;") == 1
     assert server_block.count(f"proxy_hide_header {CSP};") == 1
     # Every add_header is at server level: one in a location would drop all the inherited ones.
-    assert len(re.findall(r"^    add_header ", server_block, re.MULTILINE)) == len(SECURITY_HEADERS) + 2
+    assert len(re.findall(r"^    add_header ", server_block, re.MULTILINE)) == len(SECURITY_HEADERS) + 3  # + Cache-Control, WWW-Authenticate
     assert not re.findall(r"^        +add_header ", server_block, re.MULTILINE)
     csp_map = re.search(r'map "\$uri\|\$sent_http_content_type" \$imagehost_csp \{(.*?)\n\}', site, re.DOTALL)
     assert csp_map is not None

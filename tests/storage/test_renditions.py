@@ -250,7 +250,7 @@ def test_a_version_2_catalog_with_rows_is_upgraded_in_place(tmp_path: Path) -> N
     assert store.audit().clean
     store.close()
     with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     connection.close()
     open_image_store(images_dir).close()  # opening an upgraded catalog again changes nothing
 
