@@ -241,7 +241,7 @@ def test_an_upload_over_the_cap_is_a_json_413_from_nginx(stack: Stack) -> None:
 
 def test_a_body_just_under_the_cap_reaches_the_app(stack: Stack) -> None:
     body, content_type = multipart_of_size(BODY_CAP)
-    reply = request(stack.url + "/graphql", body, {"Content-Type": content_type})
+    reply = request(stack.url + "/graphql", body, {"Content-Type": content_type, **stack.auth})
     assert reply.status == 200, reply.body[:300]
     assert f"bytes_in={BODY_CAP} " in _app_log(stack)
 

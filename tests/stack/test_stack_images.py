@@ -55,7 +55,7 @@ def upload(stack: Stack, data: bytes, filename: str) -> dict[str, Any]:
         f"--{boundary}--\r\n".encode(),
     ])
     content_type = f"multipart/form-data; boundary={boundary}"
-    reply = request(stack.url + "/graphql", body, {"Content-Type": content_type})
+    reply = request(stack.url + "/graphql", body, {"Content-Type": content_type, **stack.auth})
     assert reply.status == 200, reply.body
     result: dict[str, Any] = reply.json()["data"]["uploadImage"]
     return result
