@@ -166,7 +166,7 @@ def test_a_killed_worker_costs_no_query_and_comes_back(stack: Stack) -> None:
         deadline = time.monotonic() + 10
         while not stop_reading.is_set() and counts["get"] < 400 and time.monotonic() < deadline:
             try:
-                reply = request(_query_url(stack), headers={"Accept": "application/json"})
+                reply = request(_query_url(stack), headers={"Accept": "application/json", **stack.auth})
                 if reply.status != 200 or "errors" in reply.json():
                     get_failures.append((time.monotonic(), f"{reply.status} {reply.body[:200]!r}"))
             except Exception as error:  # noqa: BLE001 - every failure counts
