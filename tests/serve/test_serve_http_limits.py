@@ -76,7 +76,7 @@ def test_slow_heads_and_bodies_are_cut_off_while_others_are_served(tmp_path: Pat
             file_starts = body.index(image)
             sock = connect(port)
             sock.sendall(f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
-                         f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:file_starts])
+                         f"Authorization: Bearer {server.token}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body[:file_starts])
             return trickle(sock, body[file_starts:])  # the file a byte a second
 
         def stalled_body() -> Cut:

@@ -93,7 +93,7 @@ def test_requests_in_progress_per_address_are_capped(stack: Stack) -> None:
     waits), the rest get a JSON 429 at once; 127.0.0.1 is served meanwhile."""
     before = total_count(stack)
     head = (f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{stack.port}\r\nContent-Type: multipart/form-data; "
-            f"boundary=b\r\nContent-Length: 100000\r\n\r\n--b\r\n").encode()
+            f"boundary=b\r\nAuthorization: Bearer {stack.token}\r\nContent-Length: 100000\r\n\r\n--b\r\n").encode()
     socks = []
     try:
         for _ in range(MAX_CONNECTIONS_PER_CLIENT + 8):
