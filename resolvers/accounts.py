@@ -159,11 +159,16 @@ async def sign_out(context: Context) -> bool:
 async def create_api_token(context: Context, label: str) -> tuple[ApiTokenRecord, str]:
     """A new token of the viewer and its secret (the only time the secret exists outside the client)."""
     viewer = _signed_in(context)
-    label = " ".join(label.split())[:MAX_LABEL_LENGTH] or "token"
+    label = token_label(label, "token")
     secret = new_secret(TOKEN_PREFIX)
     token = await to_thread.run_sync(context.images.accounts.create_token, viewer.id, label, secret_hash(secret))
     logger.info("token created client=%s username=%r token=%s label=%r", context.client, viewer.user.username, token.id, label)
     return token, secret
+
+
+def token_label(label: str, default: str) -> str:
+    """A label as shown in token lists: one line, at most MAX_LABEL_LENGTH characters."""
+    return " ".join(label.split())[:MAX_LABEL_LENGTH] or default
 
 
 async def api_tokens(context: Context) -> list[ApiTokenRecord]:
@@ -234,15 +239,9 @@ async def delete_user(context: Context, user_id: str) -> bool:
     user = await to_thread.run_sync(context.images.accounts.user, user_id)
     if user is None:
         return False
-    deleted = await to_thread.run_sync(remove_account_sync, context, user_id)
+    deleted = await to_thread.run_sync(context.images.remove_account, user_id)
     logger.info("account removed client=%s by=%r username=%r images=%d", context.client, viewer.user.username, user.username, deleted)
     return True
-
-
-def remove_account_sync(context: Context, user_id: str) -> int:
-    deleted = context.images.delete_owner_images(user_id)
-    context.images.accounts.remove_user(user_id)
-    return deleted
 
 
 async def set_quota(context: Context, user_id: str, quota_bytes: int | None) -> UserRecord | AccountProblem:

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from imagehost.check_command import catalog_refusal
 from imagehost.first_admin import ensure_first_admin
-from imagehost.resolvers.accounts import normalise_username, username_problem
+from imagehost.resolvers.accounts import normalise_username, token_label, username_problem
 from imagehost.resolvers.passwords import hash_password_sync, password_problem
 from imagehost.resolvers.secret_hashes import TOKEN_PREFIX, new_secret, secret_hash
 from imagehost.settings import Settings
@@ -26,7 +26,6 @@ from imagehost.storage import (
     StorageError,
     UserRecord,
     UsernameTaken,
-    catalog_path,
     open_image_store,
 )
 
@@ -72,11 +71,7 @@ def run_account_command(settings: Settings, args: argparse.Namespace, out: TextI
         return 1
     try:
         # The same first-start rule as the server's: no account yet means `admin` comes first.
-        ensure_first_admin(
-            store,
-            str(settings.admin_password) if settings.admin_password else None,
-            catalog_path(settings.images_dir).parent,
-        )
+        ensure_first_admin(store, settings)
         handler = HANDLERS[(args.command, args.action)]
         handler(store, args, out)
         return 0
@@ -155,15 +150,14 @@ def _users_remove(store: ImageStore, args: argparse.Namespace, out: TextIO) -> N
     user = _user(store, args.name)
     if user.is_admin and sum(other.is_admin for other in store.accounts.users()) == 1:
         raise CommandFailed(f"{user.username} is the only admin; make another admin first")
-    deleted = store.delete_owner_images(user.id)
-    store.accounts.remove_user(user.id)
+    deleted = store.remove_account(user.id)
     print(f"removed {user.username} and {deleted} images", file=out)
 
 
 def _tokens_create(store: ImageStore, args: argparse.Namespace, out: TextIO) -> None:
     user = _user(store, args.name)
     secret = new_secret(TOKEN_PREFIX)
-    token = store.accounts.create_token(user.id, " ".join(args.label.split())[:100] or "command line", secret_hash(secret))
+    token = store.accounts.create_token(user.id, token_label(args.label, "command line"), secret_hash(secret))
     print(f"token {token.id} ({token.label}) for {user.username}; the secret is shown once:", file=out)
     print(secret, file=out)
 

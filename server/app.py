@@ -30,7 +30,7 @@ from imagehost.http.upload_gate import upload_gate
 from imagehost.logging_setup import configure_logging
 from imagehost.schema import build_schema
 from imagehost.settings import Settings, load_settings
-from imagehost.storage import CatalogMissing, CatalogReplaced, ImageStore, StorageError, catalog_path, open_image_store
+from imagehost.storage import CatalogMissing, CatalogReplaced, ImageStore, StorageError, open_image_store
 
 logger = logging.getLogger("imagehost.app")
 
@@ -39,11 +39,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     configure_logging(settings.log_dir)
     images = _open_store(settings)
-    ensure_first_admin(
-        images,
-        str(settings.admin_password) if settings.admin_password else None,
-        catalog_path(settings.images_dir).parent,
-    )
+    ensure_first_admin(images, settings)
     graphql = ImagehostGraphQL(build_schema(), settings, images)
     return Starlette(
         routes=[

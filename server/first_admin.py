@@ -13,7 +13,8 @@ import secrets
 from pathlib import Path
 
 from imagehost.resolvers.passwords import hash_password_sync
-from imagehost.storage import ImageStore
+from imagehost.settings import Settings
+from imagehost.storage import ImageStore, catalog_path
 
 logger = logging.getLogger("imagehost.accounts")
 
@@ -21,9 +22,11 @@ FIRST_ADMIN = "admin"
 PASSWORD_FILE = "initial-admin-password"
 
 
-def ensure_first_admin(images: ImageStore, password: str | None, private_dir: Path) -> None:
+def ensure_first_admin(images: ImageStore, settings: Settings) -> None:
     if images.accounts.count_users():
         return
+    password = str(settings.admin_password) if settings.admin_password else None
+    private_dir = catalog_path(settings.images_dir).parent
     chosen = password or secrets.token_urlsafe(15)
     user = images.accounts.create_user(FIRST_ADMIN, hash_password_sync(chosen), is_admin=True, only_if_none=True)
     if user is None:  # another worker was first

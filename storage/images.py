@@ -171,6 +171,12 @@ class ImageStore:
                 deleted += sum(record is not None for record in self.delete_many_sync(ids[start:start + 100]))
         return deleted
 
+    def remove_account(self, owner_id: str) -> int:
+        """Delete an account's images, then the account (sessions and tokens with it); how many images."""
+        deleted = self.delete_owner_images(owner_id)
+        self.accounts.remove_user(owner_id)
+        return deleted
+
     async def check(self) -> None:
         await to_thread.run_sync(self.check_sync)
 

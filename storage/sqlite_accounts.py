@@ -19,6 +19,8 @@ from imagehost.storage.sqlite_catalog import SqliteCatalog
 ATTEMPTS_KEPT_SECONDS = 24 * 3600
 """Longer than any rate-limit window."""
 USER_COLUMNS = "id, username, is_admin, created_at, quota_bytes, image_count, stored_bytes"
+USER_COLUMNS_JOINED = ", ".join(f"u.{column}" for column in USER_COLUMNS.split(", "))
+"""USER_COLUMNS of `users u` in a join (the session and token look-ups of every request)."""
 TOKEN_COLUMNS = "id, user_id, label, created_at, last_used_at"
 
 
@@ -78,14 +80,6 @@ class SqliteAccounts:
         with self._db.reading() as connection:
             row = connection.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone()
         return _user(row) if row else None
-
-    def users_by_id(self, user_ids: list[str]) -> dict[str, UserRecord]:
-        if not user_ids:
-            return {}
-        marks = ", ".join("?" * len(user_ids))
-        with self._db.reading() as connection:
-            rows = connection.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id IN ({marks})", user_ids).fetchall()
-        return {row["id"]: _user(row) for row in rows}
 
     def credentials(self, username: str) -> Credentials | None:
         with self._db.reading() as connection:
@@ -148,7 +142,7 @@ class SqliteAccounts:
         time is written at most every `touch_after` seconds, so a busy browser costs reads only."""
         with self._db.reading() as connection:
             row = connection.execute(
-                f"SELECT s.created_at AS started, s.last_seen_at AS seen, {', '.join('u.' + c for c in USER_COLUMNS.split(', '))}"
+                f"SELECT s.created_at AS started, s.last_seen_at AS seen, {USER_COLUMNS_JOINED}"
                 " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.secret_hash = ?",
                 (secret_hash,),
             ).fetchone()
@@ -190,7 +184,7 @@ class SqliteAccounts:
         `touch_after` seconds."""
         with self._db.reading() as connection:
             row = connection.execute(
-                f"SELECT t.id AS token_id, t.last_used_at AS used, {', '.join('u.' + c for c in USER_COLUMNS.split(', '))}"
+                f"SELECT t.id AS token_id, t.last_used_at AS used, {USER_COLUMNS_JOINED}"
                 " FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.secret_hash = ?",
                 (secret_hash,),
             ).fetchone()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,6 +68,22 @@ def _post(url: str, body: bytes, headers: dict[str, str], source: str | None) ->
         return Answer(response.status, json.loads(raw) if raw else {}, {k.lower(): v for k, v in response.getheaders()})
     finally:
         connection.close()
+
+
+def announce_body(port: int, host: str, length: int) -> tuple[str, float]:
+    """Send an upload's headers announcing `length` bytes and none of them: the answer as text and
+    how long it took (a server that waited for the body would answer only at its read timeout)."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(f"POST /graphql HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+                     f"Content-Length: {length}\r\n\r\n".encode())
+        received = b""
+        while b"}]}" not in received and time.monotonic() - started < 5:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    return received.decode(errors="replace"), time.monotonic() - started
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -73,13 +73,15 @@ def _from_own_page(request: Request, allowed_origins: Collection[str], trusted_p
     return request.headers.get("sec-fetch-site") == "same-origin"
 
 
-def unauthenticated_upload() -> RequestRefused:
-    return RequestRefused(
-        401,
-        "Sign in to upload: send an API token as `Authorization: Bearer <token>` (or use the browser UI)",
-        "UNAUTHENTICATED",
-        headers=BEARER_CHALLENGE,
-    )
+def refuse_anonymous_upload(viewer: Viewer | None, public_uploads: bool) -> None:
+    """Raise the 401 for an upload without an account (unless public uploads are on)."""
+    if viewer is None and not public_uploads:
+        raise RequestRefused(
+            401,
+            "Sign in to upload: send an API token as `Authorization: Bearer <token>` (or use the browser UI)",
+            "UNAUTHENTICATED",
+            headers=BEARER_CHALLENGE,
+        )
 
 
 class ResponseSessionCookie:

@@ -26,7 +26,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
 from imagehost.http.access_log import VIEWER_SCOPE_KEY
-from imagehost.http.authentication import ResponseSessionCookie, request_viewer, unauthenticated_upload
+from imagehost.http.authentication import ResponseSessionCookie, refuse_anonymous_upload, request_viewer
 from imagehost.http.forwarded import client_address, request_origin
 from imagehost.http.json_body import load_json
 from imagehost.http.multipart import Spool, parse_form
@@ -103,8 +103,8 @@ class ImagehostGraphQL(GraphQL[Context, None]):
             # Who is asking, from the headers alone: a stranger's upload is refused before a
             # byte of its body is read (nothing is spooled for someone without an account).
             viewer = await request_viewer(request, self.images.accounts, settings.allowed_origins, settings.trusted_proxies)
-            if viewer is None and not settings.public_uploads and _is_multipart(request):
-                raise unauthenticated_upload()
+            if _is_multipart(request):
+                refuse_anonymous_upload(viewer, settings.public_uploads)
             scope[VIEWER_SCOPE_KEY] = viewer
             response = await self.run(request)
         except RequestRefused as refusal:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from imagehost.http.authentication import request_viewer, unauthenticated_upload
+from imagehost.http.authentication import refuse_anonymous_upload, request_viewer
 from imagehost.http.refusals import RequestRefused
 from imagehost.settings import Settings
 from imagehost.storage import ImageStore
@@ -30,8 +30,7 @@ def upload_gate(images: ImageStore, settings: Settings) -> Callable[[Request], A
                 # Nginx asks with GET; the check of a cookie-carrying POST is the upload's own.
                 method=request.headers.get("x-original-method", "POST"),
             )
-            if viewer is None and not settings.public_uploads:
-                raise unauthenticated_upload()
+            refuse_anonymous_upload(viewer, settings.public_uploads)
         except RequestRefused as refusal:
             return Response(status_code=refusal.status_code, headers={REFUSAL_HEADER: refusal.code, **(refusal.headers or {})})
         return Response(status_code=204)
