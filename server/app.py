@@ -26,7 +26,7 @@ from imagehost.http.health import health_endpoint
 from imagehost.http.image_files import ImageFiles
 from imagehost.http.read_timeouts import BodyReadTimeout
 from imagehost.http.security_headers import SecurityHeaders
-from imagehost.http.upload_gate import upload_gate
+from imagehost.http.upload_gate import UPLOAD_GATE_PATH, upload_gate
 from imagehost.logging_setup import configure_logging
 from imagehost.schema import build_schema
 from imagehost.settings import Settings, load_settings
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/graphql", graphql),
             Route("/healthz", health_endpoint(images), methods=["GET", "HEAD"]),
-            Route("/auth/upload", upload_gate(images, settings), methods=["GET", "POST"]),
+            Route(UPLOAD_GATE_PATH, upload_gate(images, settings), methods=["GET", "POST"]),
             Mount("/images", app=ImageFiles(directory=settings.images_dir), name="images"),
             Mount("/", app=StaticFiles(directory=asset_dir("frontend"), html=True), name="frontend"),
         ],
@@ -53,7 +53,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(SecurityHeaders, public_url=settings.public_url),  # on every answer, refusals too
             Middleware(AccessLog, trusted_proxies=settings.trusted_proxies),
             Middleware(BodyReadTimeout),  # a body sent a byte a second is a 408, logged above
-            Middleware(HostAllowList, patterns=settings.host_patterns, trusted_proxies=settings.trusted_proxies),
+            # Nginx's upload gate answers only 2xx/401/403 (anything else is Nginx's 500); it grants
+            # nothing but reading the body, and the upload itself is judged by host right after.
+            Middleware(HostAllowList, patterns=settings.host_patterns, trusted_proxies=settings.trusted_proxies,
+                       exempt_paths=(UPLOAD_GATE_PATH,)),
             Middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes),
         ],
         lifespan=_lifespan(images, settings),

@@ -28,8 +28,11 @@ _SHOWN_CHARACTERS = 100
 
 
 class HostAllowList:
-    def __init__(self, app: ASGIApp, patterns: Sequence[str], trusted_proxies: Networks) -> None:
+    def __init__(
+        self, app: ASGIApp, patterns: Sequence[str], trusted_proxies: Networks, exempt_paths: Sequence[str] = ()
+    ) -> None:
         self.app = app
+        self.exempt_paths = frozenset(exempt_paths)
         self.allow_any = "*" in patterns
         self.names = frozenset(pattern for pattern in patterns if not pattern.startswith("*"))
         self.suffixes = tuple(pattern[1:] for pattern in patterns if pattern.startswith("*."))
@@ -45,7 +48,7 @@ class HostAllowList:
         return self.accepts(value.decode("latin-1"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.allow_any or scope["type"] != "http":
+        if self.allow_any or scope["type"] != "http" or scope["path"] in self.exempt_paths:
             await self.app(scope, receive, send)
             return
         refused: str | None = None

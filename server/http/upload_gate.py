@@ -20,6 +20,7 @@ from imagehost.settings import Settings
 from imagehost.storage import ImageStore
 
 REFUSAL_HEADER = "X-Imagehost-Refusal"
+UPLOAD_GATE_PATH = "/auth/upload"
 
 
 def upload_gate(images: ImageStore, settings: Settings) -> Callable[[Request], Awaitable[Response]]:

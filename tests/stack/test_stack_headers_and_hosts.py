@@ -96,7 +96,7 @@ def test_a_stacks_client_address_is_the_one_nginx_saw(stack: Stack) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=10, source_address=("127.0.0.2", 0))
     try:
         connection.request("POST", "/graphql", body=body,
-                           headers={"Content-Type": content_type, "X-Forwarded-For": "6.6.6.6, 127.0.0.1"})
+                           headers={"Content-Type": content_type, "X-Forwarded-For": "6.6.6.6, 127.0.0.1", **stack.auth})
         response = connection.getresponse()
         image = json.loads(response.read())["data"]["uploadImage"]
     finally:
